@@ -1,0 +1,390 @@
+package tripswitch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+)
+
+const (
+	// requestTimeout bounds every short request (ingest, metadata, status).
+	requestTimeout = 30 * time.Second
+	// maxResponseBytes bounds what is read of a response body.
+	maxResponseBytes = 8 << 20
+	// defaultCloseTimeout applies to Close when its ctx has no deadline.
+	defaultCloseTimeout = 5 * time.Second
+)
+
+// Client is a Tripswitch runtime client for one project: it keeps breaker
+// states in sync over the state stream, gates calls on them, and delivers
+// samples in signed batches. A Client is safe for concurrent use; create one
+// per project and Close it when done.
+type Client struct {
+	cfg       config
+	projectID string
+	base      string // base URL + "/v1/projects/{id}"
+	http      *http.Client
+	logger    *slog.Logger
+	secret    []byte
+
+	failOpen   bool
+	globalTags *wire.Tags
+	traceIDFn  func(context.Context) string
+	randFloat  func() float64
+	onRejected []func(context.Context, *BreakerError)
+	onState    []func(string, State, State)
+	onFlush    []func(FlushResult)
+
+	states *stateCache
+	meta   metadataCache
+	pipe   *pipeline
+	stream streamStats
+
+	// fresh is true while the cached state may be trusted: the stream has
+	// delivered an event and has not been down longer than the grace
+	// period. Close freezes it to true (calls then use the last state).
+	fresh atomic.Bool
+
+	lastFlush    atomic.Int64 // unix nanos of the last delivered batch
+	flushFails   atomic.Uint64
+	flushReq     chan chan error
+	callbacks    *dispatcher
+	cancel       context.CancelFunc // stops stream and metadata sync
+	flushCancel  context.CancelFunc // aborts in-flight deliveries
+	wg           sync.WaitGroup
+	flusherDone  chan struct{}
+	closeOnce    sync.Once
+	closeErr     error
+	closed       atomic.Bool
+	stopFlushing chan struct{}
+}
+
+// NewClient starts a client for projectID: state sync (with a project key),
+// sample delivery and metadata sync. With a project key it returns once the
+// first state event arrived; it returns an error when ctx ends first, when
+// the server refuses the key, or when an option is invalid. A project
+// without breakers sends no state event: give such a NewClient a deadline.
+func NewClient(ctx context.Context, projectID string, opts ...Option) (*Client, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	c, err := build(projectID, cfg)
+	if err != nil {
+		return nil, err
+	}
+	c.start()
+	if cfg.projectKey == "" {
+		return c, nil
+	}
+	select {
+	case <-c.stream.synced:
+		return c, nil
+	case err := <-c.stream.fatal:
+		c.abort()
+		return nil, fmt.Errorf("tripswitch: state stream: %w", err)
+	case <-ctx.Done():
+		last := c.stream.lastError()
+		c.abort()
+		if last != nil {
+			return nil, fmt.Errorf("tripswitch: no breaker state received before %w (last stream error: %v)", ctx.Err(), last)
+		}
+		return nil, fmt.Errorf("tripswitch: no breaker state received before %w", ctx.Err())
+	}
+}
+
+func build(projectID string, cfg config) (*Client, error) {
+	if strings.TrimSpace(projectID) == "" {
+		return nil, optionError("NewClient", "empty project ID")
+	}
+	if strings.ContainsAny(projectID, "/?#% ") {
+		return nil, optionError("NewClient", "project ID %q contains characters not allowed in a path segment", projectID)
+	}
+	u, err := url.Parse(cfg.baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, optionError("WithBaseURL", "%q is not an absolute http(s) URL", cfg.baseURL)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, optionError("WithBaseURL", "base URL must not carry credentials, a query or a fragment")
+	}
+	if u.Scheme == "http" && cfg.projectKey != "" && !cfg.insecureHTTP && !isLoopback(u.Hostname()) {
+		return nil, optionError("WithBaseURL", "refusing to send the project key over plain http to %s (use https, a loopback address, or WithInsecureHTTP)", u.Host)
+	}
+	var secret []byte
+	if cfg.ingestSecret != "" {
+		secret, err = wire.ParseSecret(cfg.ingestSecret)
+		if err != nil {
+			return nil, optionError("WithIngestSecret", "%v", err)
+		}
+	}
+	switch {
+	case cfg.batchSize <= 0:
+		return nil, optionError("WithBatchSize", "must be positive, got %d", cfg.batchSize)
+	case cfg.bufferCapacity <= 0:
+		return nil, optionError("WithBufferCapacity", "must be positive, got %d", cfg.bufferCapacity)
+	case cfg.flushInterval <= 0:
+		return nil, optionError("WithFlushInterval", "must be positive, got %v", cfg.flushInterval)
+	case cfg.gracePeriod < 0:
+		return nil, optionError("WithStateGracePeriod", "must not be negative, got %v", cfg.gracePeriod)
+	case cfg.streamIdleTimeout <= 0:
+		return nil, optionError("WithStreamIdleTimeout", "must be positive, got %v", cfg.streamIdleTimeout)
+	case !cfg.failOpen && cfg.projectKey == "":
+		return nil, optionError("WithFailOpen", "fail-closed needs WithProjectKey: without a state stream every gated call would be rejected")
+	}
+	for k := range cfg.globalTags {
+		if k == "" {
+			return nil, optionError("WithGlobalTags", "empty tag key")
+		}
+	}
+	hc := cfg.httpClient
+	if hc == nil {
+		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	}
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	c := &Client{
+		cfg:          cfg,
+		projectID:    projectID,
+		base:         strings.TrimRight(cfg.baseURL, "/") + "/v1/projects/" + projectID,
+		http:         hc,
+		logger:       logger,
+		secret:       secret,
+		failOpen:     cfg.failOpen,
+		globalTags:   wire.NewTags(cfg.globalTags),
+		traceIDFn:    cfg.traceID,
+		randFloat:    cfg.randFloat,
+		states:       newStateCache(),
+		pipe:         newPipeline(cfg.bufferCapacity, cfg.batchSize),
+		flushReq:     make(chan chan error),
+		flusherDone:  make(chan struct{}),
+		stopFlushing: make(chan struct{}),
+	}
+	c.stream.init()
+	for _, h := range cfg.hooks {
+		if h.Rejected != nil {
+			c.onRejected = append(c.onRejected, h.Rejected)
+		}
+		if h.StateChange != nil {
+			c.onState = append(c.onState, h.StateChange)
+		}
+		if h.Flush != nil {
+			c.onFlush = append(c.onFlush, h.Flush)
+		}
+	}
+	return c, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c *Client) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	c.cancel = cancel
+	fctx, fcancel := context.WithCancel(context.Background())
+	c.flushCancel = fcancel
+	c.callbacks = newDispatcher(c)
+	c.wg.Add(1)
+	go func() { defer c.wg.Done(); c.callbacks.run() }()
+	go func() { defer close(c.flusherDone); c.runFlusher(fctx) }()
+	if c.cfg.projectKey != "" {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.runStream(ctx) }()
+		if c.cfg.metadataInterval > 0 {
+			c.wg.Add(1)
+			go func() { defer c.wg.Done(); c.syncMetadata(ctx) }()
+		}
+	}
+}
+
+// abort stops everything without flushing (NewClient failed).
+func (c *Client) abort() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = c.Close(ctx)
+}
+
+// Close stops intake, flushes every buffered sample, and stops every
+// goroutine of the client. It returns by ctx's deadline whatever the server
+// does (5 s when ctx has none); samples it could not deliver by then are
+// counted as dropped and reported in the error. Close is idempotent: later
+// calls return the first call's result. After Close, gated calls use the
+// last known breaker states, and new samples are counted as dropped.
+func (c *Client) Close(ctx context.Context) error {
+	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
+	return c.closeErr
+}
+
+func (c *Client) close(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultCloseTimeout)
+		defer cancel()
+	}
+	c.closed.Store(true)
+	c.cancel() // stream and metadata sync
+	c.stream.freeze()
+	c.fresh.Store(true)
+
+	// Flush what is buffered, then stop the flusher.
+	c.pipe.close(false)
+	flushErr := c.Flush(ctx)
+	close(c.stopFlushing)
+	select {
+	case <-c.flusherDone:
+	case <-ctx.Done():
+	}
+	c.flushCancel()
+	<-c.flusherDone
+	var err error
+	if n := c.pipe.buffered(); n > 0 {
+		c.pipe.close(true)
+		err = fmt.Errorf("tripswitch: close: %d samples not delivered and dropped: %w", n, errors.Join(flushErr, ctx.Err()))
+	}
+	c.callbacks.stop()
+	c.wg.Wait()
+	return err
+}
+
+// Flush delivers every sample buffered now, and returns when they are
+// delivered, when delivery failed (the samples stay queued for retry), or
+// when ctx ends.
+func (c *Client) Flush(ctx context.Context) error {
+	done := make(chan error, 1)
+	select {
+	case c.flushReq <- done:
+	case <-c.flusherDone:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Stats is a snapshot of the client's health. Produced = Delivered +
+// Dropped + Buffered holds in every snapshot.
+type Stats struct {
+	Produced            uint64    // samples created by calls and Report
+	Delivered           uint64    // samples the server accepted
+	Dropped             uint64    // samples given up: buffer overflow, refused batches, after Close
+	Buffered            int       // samples waiting for delivery (including a batch in flight)
+	BufferCapacity      int       // the most samples held
+	StreamConnected     bool      // the state stream is connected
+	StreamReconnects    uint64    // state stream connections after the first
+	FlushFailures       uint64    // failed delivery attempts
+	LastSuccessfulFlush time.Time // zero before the first delivery
+	LastStreamEvent     time.Time // zero before the first state event
+	CachedBreakers      int       // breakers in the state cache
+}
+
+// Stats returns a snapshot of the client's health.
+func (c *Client) Stats() Stats {
+	pc := c.pipe.counts()
+	s := Stats{
+		Produced:         pc.produced,
+		Delivered:        pc.delivered,
+		Dropped:          pc.dropped,
+		Buffered:         pc.buffered,
+		BufferCapacity:   c.cfg.bufferCapacity,
+		StreamConnected:  c.stream.connected.Load(),
+		StreamReconnects: c.stream.reconnects.Load(),
+		FlushFailures:    c.flushFails.Load(),
+		CachedBreakers:   c.states.known(),
+	}
+	if n := c.lastFlush.Load(); n != 0 {
+		s.LastSuccessfulFlush = time.Unix(0, n)
+	}
+	if n := c.stream.lastEvent.Load(); n != 0 {
+		s.LastStreamEvent = time.Unix(0, n)
+	}
+	return s
+}
+
+// State returns the cached state of the named breaker; ok is false for a
+// breaker the client has not heard of (which gating treats as closed).
+func (c *Client) State(name string) (status BreakerStatus, ok bool) {
+	return c.states.status(name)
+}
+
+// States returns a copy of the state cache.
+func (c *Client) States() map[string]BreakerStatus {
+	return c.states.all()
+}
+
+// ProjectID returns the client's project.
+func (c *Client) ProjectID() string { return c.projectID }
+
+func (c *Client) now() time.Time { return c.cfg.now() }
+
+func (c *Client) since(t time.Time) time.Duration { return c.cfg.now().Sub(t) }
+
+func (c *Client) extractTraceID(ctx context.Context) (id string) {
+	c.safely("trace ID extractor", func() { id = c.traceIDFn(ctx) })
+	return id
+}
+
+// safely runs fn, recovering and logging a panic.
+func (c *Client) safely(what string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error("tripswitch: recovered panic", "in", what, "panic", fmt.Sprint(r))
+		}
+	}()
+	fn()
+}
+
+func (c *Client) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.projectKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.projectKey)
+	}
+	req.Header.Set("User-Agent", userAgent)
+	return req, nil
+}
+
+const userAgent = "tripswitch-go/" + Version
+
+// Version is the version of this module.
+const Version = "0.1.0"
+
+// transportError describes a failed request without its URL's secrets (the
+// URL holds none, but errors from net/http repeat it; keep them short).
+func transportError(method, path string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("%s %s: %w", method, path, err)
+}
+
+func drainClose(r io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
+	_ = r.Close()
+}

@@ -1,0 +1,60 @@
+// Package tripswitch is the runtime client of Tripswitch, a hosted circuit
+// breaker service.
+//
+// A Client keeps the states of a project's breakers in sync over a
+// server-sent event stream, gates calls on them locally (Execute never waits
+// on the network), and reports samples (latency, errors, any number) in
+// batched, gzip-compressed, HMAC-signed requests. The service evaluates the
+// samples and opens or closes breakers; every client sees the change within
+// moments.
+//
+//	client, err := tripswitch.NewClient(ctx, "proj_abc123",
+//		tripswitch.WithProjectKey(os.Getenv("TRIPSWITCH_API_KEY")),
+//		tripswitch.WithIngestSecret(os.Getenv("TRIPSWITCH_INGEST_SECRET")),
+//	)
+//	...
+//	defer client.Close(context.Background())
+//
+//	quote, err := tripswitch.Execute(client, ctx, fetchQuote,
+//		tripswitch.WithBreakers("pricing-latency"),
+//		tripswitch.WithRouter("rtr_pricing"),
+//		tripswitch.WithMetric("latency", tripswitch.Latency),
+//	)
+//	if errors.Is(err, tripswitch.ErrOpen) {
+//		quote = cachedQuote // the breaker rejected the call
+//	}
+//
+// # Gating
+//
+// Only the breakers named for a call (WithBreakers, or chosen from metadata
+// by WithBreakerSelector) are checked. Any of them open rejects the call;
+// otherwise the smallest allow rate among half-open ones decides at random.
+// A breaker the client has never heard of counts as closed. With fail-open
+// (the default), calls run whenever the client has no fresh state; with
+// WithFailOpen(false) they are rejected with ReasonUnavailable until the
+// stream has delivered state, and again once it has been down longer than
+// the grace period.
+//
+// # Samples
+//
+// A call with a router (WithRouter or WithRouterSelector) emits one sample
+// per metric. Samples wait in a bounded buffer and are sent every flush
+// interval or as soon as a batch is full. A batch the server refuses with a
+// 5xx or 429, or that fails in transport, stays queued and is retried with
+// capped exponential backoff, oldest first; when the buffer is full the
+// oldest samples make room and are counted as dropped. Stats reports
+// produced, delivered, dropped and buffered samples, and Produced =
+// Delivered + Dropped + Buffered always holds.
+//
+// # Hot paths
+//
+// Prepare compiles call options once; the resulting Call executes without
+// option parsing or allocation. Reporter does the same for Report.
+//
+// # Observing the client
+//
+// Hooks (WithHooks) report state changes, rejections (with the call's
+// context) and delivery attempts; package otelbridge uses them to publish
+// OpenTelemetry metrics and span events. This package itself depends on no
+// telemetry library.
+package tripswitch

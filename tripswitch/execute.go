@@ -1,0 +1,300 @@
+package tripswitch
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+)
+
+// Execute runs task under the breakers and reporting the options name, and
+// returns its result.
+//
+// The gate is decided from the local state cache, without network I/O: any
+// named breaker open rejects the call; otherwise, if some are half-open,
+// the call runs with probability equal to the smallest allow rate among
+// them. A rejected call returns a *BreakerError (matching ErrOpen) and does
+// not run task. With a router, every metric of the call becomes one sample
+// carrying the same router, ok, timestamp (task start), tags and trace ID.
+//
+// A panic in task is reported as a failed sample and then continues
+// unchanged. Panics in metric functions, deferred metrics, selectors, the
+// trace-ID extractor and hooks are recovered and logged.
+//
+// Invalid options return an error (ErrInvalidOption or
+// ErrConflictingOptions) before anything runs. For hot paths, Prepare the
+// options once instead.
+func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts ...CallOption) (T, error) {
+	var cfg callConfig
+	applyCallOptions(&cfg, opts)
+	var p Call[T]
+	if err := p.init(c, &cfg, false); err != nil {
+		var zero T
+		return zero, err
+	}
+	return p.Execute(ctx, task)
+}
+
+// Call is a prepared set of call options: the options are checked and
+// compiled once, breaker names resolved, and tags merged, so that each
+// Execute does no option parsing and allocates nothing beyond what the
+// task, metric functions and trace-ID extractor allocate. A Call is safe
+// for concurrent use.
+type Call[T any] struct {
+	c          *Client
+	cells      []*breakerCell // prepared: resolved breakers
+	names      []string       // unprepared: breakers looked up per call
+	breakerSel func([]BreakerMeta) []string
+	router     string
+	routerSel  func([]RouterMeta) string
+	metrics    []metricSpec
+	deferred   func(T, error) map[string]float64
+	tags       *wire.Tags
+	ignore     []error
+	evaluator  func(error) bool
+	traceID    string
+}
+
+// Prepare compiles opts for calls returning T.
+func Prepare[T any](c *Client, opts ...CallOption) (*Call[T], error) {
+	var cfg callConfig
+	applyCallOptions(&cfg, opts)
+	p := new(Call[T])
+	if err := p.init(c, &cfg, true); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Call[T]) init(c *Client, cfg *callConfig, prepared bool) error {
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	p.c = c
+	if prepared {
+		p.cells = make([]*breakerCell, len(cfg.breakers))
+		for i, name := range cfg.breakers {
+			p.cells[i] = c.states.cell(name)
+		}
+	} else {
+		p.names = cfg.breakers
+	}
+	p.breakerSel = cfg.breakerSel
+	p.router = cfg.router
+	p.routerSel = cfg.routerSel
+	p.metrics = cfg.metrics
+	if cfg.deferred != nil {
+		fn, ok := cfg.deferred.(func(T, error) map[string]float64)
+		if !ok {
+			return deferredTypeError[T](cfg.deferred)
+		}
+		p.deferred = fn
+	}
+	p.tags = c.globalTags
+	if len(cfg.tags) > 0 {
+		p.tags = wire.Merge(c.globalTags, cfg.tags)
+	}
+	p.ignore = cfg.ignore
+	p.evaluator = cfg.evaluator
+	p.traceID = cfg.traceID
+	return nil
+}
+
+// Execute runs task under the prepared options; see the package-level
+// Execute for the semantics.
+func (p *Call[T]) Execute(ctx context.Context, task func() (T, error)) (T, error) {
+	c := p.c
+	if err := p.gate(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	router := p.router
+	if p.routerSel != nil {
+		r, err := c.selectRouter(p.routerSel)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		router = r
+	}
+	if router == "" {
+		return task()
+	}
+
+	start := c.now()
+	finished := false
+	var res T
+	var err error
+	defer func() {
+		if !finished {
+			// task panicked: report a failure and let the panic go on.
+			p.emit(ctx, router, start, c.since(start), false, res, errTaskPanicked)
+		}
+	}()
+	res, err = task()
+	finished = true
+	p.emit(ctx, router, start, c.since(start), p.ok(err), res, err)
+	return res, err
+}
+
+var errTaskPanicked = errors.New("tripswitch: task panicked")
+
+// gate decides whether the call may run.
+func (p *Call[T]) gate(ctx context.Context) error {
+	c := p.c
+	if p.breakerSel != nil {
+		names, err := c.selectBreakers(p.breakerSel)
+		if err != nil {
+			return err
+		}
+		return c.gateNames(ctx, names)
+	}
+	if p.cells != nil {
+		if len(p.cells) == 0 {
+			return nil
+		}
+		if !c.fresh.Load() {
+			if c.failOpen {
+				return nil
+			}
+			return c.reject(ctx, p.cells[0].errUnavailable)
+		}
+		var throttler *breakerCell
+		rate := 1.0
+		for _, cell := range p.cells {
+			cs := cell.cur.Load()
+			switch cs.state {
+			case StateOpen:
+				return c.reject(ctx, cell.errOpen)
+			case StateHalfOpen:
+				if throttler == nil || cs.allowRate < rate {
+					rate, throttler = cs.allowRate, cell
+				}
+			}
+		}
+		if throttler != nil && !(c.randFloat() < rate) {
+			return c.reject(ctx, throttler.errThrottled)
+		}
+		return nil
+	}
+	if len(p.names) == 0 {
+		return nil
+	}
+	return c.gateNames(ctx, p.names)
+}
+
+// gateNames gates on breakers looked up by name in the current snapshot.
+func (c *Client) gateNames(ctx context.Context, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	if !c.fresh.Load() {
+		if c.failOpen {
+			return nil
+		}
+		return c.reject(ctx, c.states.cell(names[0]).errUnavailable)
+	}
+	cells := *c.states.cells.Load()
+	var throttler *breakerCell
+	rate := 1.0
+	for _, name := range names {
+		cell := cells[name]
+		if cell == nil {
+			continue // never heard of: closed
+		}
+		cs := cell.cur.Load()
+		switch cs.state {
+		case StateOpen:
+			return c.reject(ctx, cell.errOpen)
+		case StateHalfOpen:
+			if throttler == nil || cs.allowRate < rate {
+				rate, throttler = cs.allowRate, cell
+			}
+		}
+	}
+	if throttler != nil && !(c.randFloat() < rate) {
+		return c.reject(ctx, throttler.errThrottled)
+	}
+	return nil
+}
+
+func (c *Client) reject(ctx context.Context, err *BreakerError) error {
+	for _, fn := range c.onRejected {
+		c.safely("Rejected hook", func() { fn(ctx, err) })
+	}
+	return err
+}
+
+// ok classifies the task's error (PROTOCOL.md §7).
+func (p *Call[T]) ok(err error) bool {
+	if err == nil {
+		return true
+	}
+	if p.evaluator != nil {
+		failed := true
+		p.c.safely("error evaluator", func() { failed = p.evaluator(err) })
+		return !failed
+	}
+	for _, ig := range p.ignore {
+		if errors.Is(err, ig) {
+			return true
+		}
+	}
+	return false
+}
+
+// emit queues one sample per metric of the call.
+func (p *Call[T]) emit(ctx context.Context, router string, start time.Time, took time.Duration, ok bool, res T, err error) {
+	c := p.c
+	s := wire.Sample{
+		RouterID: router,
+		TsMs:     start.UnixMilli(),
+		OK:       ok,
+		Tags:     p.tags,
+		TraceID:  p.traceID,
+	}
+	if s.TraceID == "" && c.traceIDFn != nil {
+		s.TraceID = c.extractTraceID(ctx)
+	}
+	for i := range p.metrics {
+		m := &p.metrics[i]
+		s.Metric = m.name
+		switch m.kind {
+		case metricConst:
+			s.Value = m.value
+		case metricLatency:
+			s.Value = float64(took) / float64(time.Millisecond)
+		case metricFunc:
+			v, good := c.metricValue(m)
+			if !good {
+				c.pipe.drop(1)
+				continue
+			}
+			s.Value = v
+		}
+		c.pipe.push(&s)
+	}
+	if p.deferred != nil && err != errTaskPanicked {
+		var extra map[string]float64
+		c.safely("deferred metrics", func() { extra = p.deferred(res, err) })
+		for name, v := range extra {
+			if name == "" || !finite(v) {
+				c.logger.Warn("tripswitch: deferred metric skipped", "metric", name, "value", v)
+				c.pipe.drop(1)
+				continue
+			}
+			s.Metric, s.Value = name, v
+			c.pipe.push(&s)
+		}
+	}
+}
+
+func (c *Client) metricValue(m *metricSpec) (v float64, ok bool) {
+	c.safely("metric "+m.name, func() { v = m.fn(); ok = true })
+	if ok && !finite(v) {
+		c.logger.Warn("tripswitch: metric function returned a non-finite value; sample dropped", "metric", m.name, "value", v)
+		ok = false
+	}
+	return v, ok
+}
