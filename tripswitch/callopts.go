@@ -17,6 +17,7 @@ type CallOption interface {
 
 type callConfig struct {
 	breakers    []string
+	single      string // the only breaker, when exactly one was named
 	breakersSet bool
 	breakerSel  func([]BreakerMeta) []string
 	router      string
@@ -61,11 +62,32 @@ type metricSpec struct {
 // WithBreakers gates the call on the named breakers: any open rejects it;
 // otherwise the smallest allow rate among half-open ones throttles it.
 // Without breakers (or a selector) the call is not gated.
-func WithBreakers(names ...string) CallOption { return breakersOption(names) }
+func WithBreakers(names ...string) CallOption {
+	if len(names) == 1 {
+		// One name, the common case, travels without its slice: the
+		// option then costs one small allocation at most.
+		return breakerOption(names[0])
+	}
+	return breakersOption(slices.Clone(names))
+}
+
+type breakerOption string
+
+func (o breakerOption) applyCall(c *callConfig) {
+	if !c.breakersSet {
+		c.single, c.breakersSet = string(o), true
+		return
+	}
+	breakersOption{string(o)}.applyCall(c)
+}
 
 type breakersOption []string
 
 func (o breakersOption) applyCall(c *callConfig) {
+	if c.single != "" {
+		c.breakers = []string{c.single}
+		c.single = ""
+	}
 	if c.breakersSet {
 		c.breakers = append(slices.Clip(c.breakers), o...)
 	} else {
@@ -91,7 +113,9 @@ func WithRouter(routerID string) CallOption { return routerOption(routerID) }
 
 type routerOption string
 
-func (o routerOption) applyCall(c *callConfig) { c.router, c.routerSet = string(o), true }
+func (o routerOption) applyCall(c *callConfig) {
+	c.router, c.routerSet = string(o), true
+}
 
 // WithRouterSelector sends the call's samples to the router that fn picks
 // from the metadata cache (by ID). An empty choice means no samples. Cannot
@@ -145,7 +169,9 @@ func WithMetrics(metrics map[string]any) CallOption {
 
 type metricsOption []metricSpec
 
-func (o metricsOption) applyCall(c *callConfig) { c.metrics = append(c.metrics, o...) }
+func (o metricsOption) applyCall(c *callConfig) {
+	c.metrics = append(c.metrics, o...)
+}
 
 func newMetricSpec(name string, value any) (metricSpec, error) {
 	if name == "" {
@@ -249,7 +275,9 @@ func WithIgnoreErrors(errs ...error) CallOption {
 
 type ignoreOption []error
 
-func (o ignoreOption) applyCall(c *callConfig) { c.ignore = append(slices.Clip(c.ignore), o...) }
+func (o ignoreOption) applyCall(c *callConfig) {
+	c.ignore = append(slices.Clip(c.ignore), o...)
+}
 
 // WithErrorEvaluator decides whether a task error is a failure (true) or
 // not (false). It is called only for non-nil errors and takes precedence
@@ -272,6 +300,20 @@ type traceIDOption string
 
 func (o traceIDOption) applyCall(c *callConfig) { c.traceID = string(o) }
 
+// breakerNames returns the named breakers (allocating for a single one).
+func (c *callConfig) breakerNames() []string {
+	if c.single != "" {
+		return []string{c.single}
+	}
+	return c.breakers
+}
+
+// gateOnly reports a call that gates but emits nothing and needs no
+// metadata.
+func (c *callConfig) gateOnly() bool {
+	return !c.routerSet && c.routerSel == nil && c.breakerSel == nil
+}
+
 func (c *callConfig) validate() error {
 	if c.err != nil {
 		return c.err
@@ -282,7 +324,10 @@ func (c *callConfig) validate() error {
 	if c.routerSet && c.routerSel != nil {
 		return conflictError("WithRouter", "WithRouterSelector")
 	}
-	for _, b := range c.breakers {
+	if c.breakersSet && c.single == "" && len(c.breakers) == 0 {
+		return optionError("WithBreakers", "no breaker names")
+	}
+	for _, b := range c.breakerNames() {
 		if b == "" {
 			return optionError("WithBreakers", "empty breaker name")
 		}
@@ -290,12 +335,12 @@ func (c *callConfig) validate() error {
 	if c.routerSet && c.router == "" {
 		return optionError("WithRouter", "empty router ID")
 	}
-	seen := make(map[string]bool, len(c.metrics))
-	for _, m := range c.metrics {
-		if seen[m.name] {
-			return optionError("WithMetric", "metric %q given twice", m.name)
+	for i, m := range c.metrics {
+		for _, o := range c.metrics[:i] {
+			if o.name == m.name {
+				return optionError("WithMetric", "metric %q given twice", m.name)
+			}
 		}
-		seen[m.name] = true
 	}
 	return nil
 }
@@ -305,40 +350,43 @@ func deferredTypeError[T any](d any) error {
 	return optionError("WithDeferredMetrics", "function type %T does not match the call's result type %T", d, zero)
 }
 
-// applyCallOptions applies opts to c. The type switch calls each known
-// option statically, which lets the compiler keep options and the config
-// on the caller's stack.
-func applyCallOptions(c *callConfig, opts []CallOption) {
+// collectCallOptions applies opts in order. The type switch calls each
+// known option statically, so the small apply methods are inlined and the
+// compiler can keep options and the config on the caller's stack.
+func collectCallOptions(opts []CallOption) (c callConfig) {
 	for _, o := range opts {
 		switch o := o.(type) {
+		case breakerOption:
+			o.applyCall(&c)
 		case breakersOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case routerOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case metricOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case tagOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case traceIDOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case breakerSelectorOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case routerSelectorOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case metricsOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case deferredOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case tagsOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case ignoreOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case evaluatorOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case errorOption:
-			o.applyCall(c)
+			o.applyCall(&c)
 		case nil:
 			c.fail(optionError("CallOption", "nil option"))
 		}
 	}
+	return c
 }

@@ -46,6 +46,7 @@ type Client struct {
 	onState    []func(string, State, State)
 	onFlush    []func(FlushResult)
 
+	clock  clockRef
 	states *stateCache
 	meta   metadataCache
 	pipe   *pipeline
@@ -175,6 +176,7 @@ func build(projectID string, cfg config) (*Client, error) {
 		stopFlushing: make(chan struct{}),
 	}
 	c.stream.init()
+	c.reanchor()
 	for _, h := range cfg.hooks {
 		if h.Rejected != nil {
 			c.onRejected = append(c.onRejected, h.Rejected)
@@ -339,8 +341,6 @@ func (c *Client) States() map[string]BreakerStatus {
 func (c *Client) ProjectID() string { return c.projectID }
 
 func (c *Client) now() time.Time { return c.cfg.now() }
-
-func (c *Client) since(t time.Time) time.Duration { return c.cfg.now().Sub(t) }
 
 func (c *Client) extractTraceID(ctx context.Context) (id string) {
 	c.safely("trace ID extractor", func() { id = c.traceIDFn(ctx) })

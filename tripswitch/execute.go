@@ -3,6 +3,7 @@ package tripswitch
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
@@ -26,8 +27,25 @@ import (
 // ErrConflictingOptions) before anything runs. For hot paths, Prepare the
 // options once instead.
 func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts ...CallOption) (T, error) {
-	var cfg callConfig
-	applyCallOptions(&cfg, opts)
+	cfg := collectCallOptions(opts)
+	if cfg.gateOnly() {
+		// Fast path: no samples, nothing to compile.
+		if err := cfg.validate(); err != nil {
+			var zero T
+			return zero, err
+		}
+		var err error
+		if cfg.single != "" {
+			err = c.gateOne(ctx, cfg.single)
+		} else {
+			err = c.gateNames(ctx, cfg.breakers)
+		}
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return task()
+	}
 	var p Call[T]
 	if err := p.init(c, &cfg, false); err != nil {
 		var zero T
@@ -58,8 +76,7 @@ type Call[T any] struct {
 
 // Prepare compiles opts for calls returning T.
 func Prepare[T any](c *Client, opts ...CallOption) (*Call[T], error) {
-	var cfg callConfig
-	applyCallOptions(&cfg, opts)
+	cfg := collectCallOptions(opts)
 	p := new(Call[T])
 	if err := p.init(c, &cfg, true); err != nil {
 		return nil, err
@@ -73,17 +90,18 @@ func (p *Call[T]) init(c *Client, cfg *callConfig, prepared bool) error {
 	}
 	p.c = c
 	if prepared {
-		p.cells = make([]*breakerCell, len(cfg.breakers))
-		for i, name := range cfg.breakers {
+		names := cfg.breakerNames()
+		p.cells = make([]*breakerCell, len(names))
+		for i, name := range names {
 			p.cells[i] = c.states.cell(name)
 		}
 	} else {
-		p.names = cfg.breakers
+		p.names = slices.Clone(cfg.breakerNames())
 	}
 	p.breakerSel = cfg.breakerSel
 	p.router = cfg.router
 	p.routerSel = cfg.routerSel
-	p.metrics = cfg.metrics
+	p.metrics = slices.Clone(cfg.metrics)
 	if cfg.deferred != nil {
 		fn, ok := cfg.deferred.(func(T, error) map[string]float64)
 		if !ok {
@@ -95,7 +113,7 @@ func (p *Call[T]) init(c *Client, cfg *callConfig, prepared bool) error {
 	if len(cfg.tags) > 0 {
 		p.tags = wire.Merge(c.globalTags, cfg.tags)
 	}
-	p.ignore = cfg.ignore
+	p.ignore = slices.Clone(cfg.ignore)
 	p.evaluator = cfg.evaluator
 	p.traceID = cfg.traceID
 	return nil
@@ -122,19 +140,20 @@ func (p *Call[T]) Execute(ctx context.Context, task func() (T, error)) (T, error
 		return task()
 	}
 
-	start := c.now()
+	clk := c.clock.Load()
+	start := clk.offset()
 	finished := false
 	var res T
 	var err error
 	defer func() {
 		if !finished {
 			// task panicked: report a failure and let the panic go on.
-			p.emit(ctx, router, start, c.since(start), false, res, errTaskPanicked)
+			p.emit(ctx, router, clk.wallMs(start), clk.offset()-start, false, res, errTaskPanicked)
 		}
 	}()
 	res, err = task()
 	finished = true
-	p.emit(ctx, router, start, c.since(start), p.ok(err), res, err)
+	p.emit(ctx, router, clk.wallMs(start), clk.offset()-start, p.ok(err), res, err)
 	return res, err
 }
 
@@ -182,6 +201,30 @@ func (p *Call[T]) gate(ctx context.Context) error {
 		return nil
 	}
 	return c.gateNames(ctx, p.names)
+}
+
+// gateOne gates on one breaker looked up by name.
+func (c *Client) gateOne(ctx context.Context, name string) error {
+	if !c.fresh.Load() {
+		if c.failOpen {
+			return nil
+		}
+		return c.reject(ctx, c.states.cell(name).errUnavailable)
+	}
+	cell := (*c.states.cells.Load())[name]
+	if cell == nil {
+		return nil // never heard of: closed
+	}
+	cs := cell.cur.Load()
+	switch cs.state {
+	case StateOpen:
+		return c.reject(ctx, cell.errOpen)
+	case StateHalfOpen:
+		if !(c.randFloat() < cs.allowRate) {
+			return c.reject(ctx, cell.errThrottled)
+		}
+	}
+	return nil
 }
 
 // gateNames gates on breakers looked up by name in the current snapshot.
@@ -245,11 +288,11 @@ func (p *Call[T]) ok(err error) bool {
 }
 
 // emit queues one sample per metric of the call.
-func (p *Call[T]) emit(ctx context.Context, router string, start time.Time, took time.Duration, ok bool, res T, err error) {
+func (p *Call[T]) emit(ctx context.Context, router string, tsMs int64, took time.Duration, ok bool, res T, err error) {
 	c := p.c
 	s := wire.Sample{
 		RouterID: router,
-		TsMs:     start.UnixMilli(),
+		TsMs:     tsMs,
 		OK:       ok,
 		Tags:     p.tags,
 		TraceID:  p.traceID,

@@ -25,7 +25,7 @@ func (c *Client) runFlusher(ctx context.Context) {
 	f := &flusher{
 		c:      c,
 		enc:    wire.NewEncoder(c.secret),
-		batch:  make([]wire.Sample, 0, c.cfg.batchSize),
+		batch:  make([]wire.Sample, 0, min(c.cfg.batchSize, c.cfg.bufferCapacity, 1024)),
 		logged: map[int]bool{},
 	}
 	timer := time.NewTimer(c.cfg.flushInterval)
@@ -45,6 +45,7 @@ func (c *Client) runFlusher(ctx context.Context) {
 		case <-timer.C:
 			_ = f.deliver(ctx, 0)
 		}
+		c.reanchor()
 		// Wake for the next interval, or for the retry of a failed batch.
 		next := c.cfg.flushInterval
 		if f.failures > 0 {
@@ -155,7 +156,6 @@ type deliveryError struct{ status int }
 func (e *deliveryError) Error() string {
 	return "ingest answered " + strconv.Itoa(e.status) + " " + http.StatusText(e.status)
 }
-
 
 // parseRetryAfter reads Retry-After in seconds or as an HTTP date.
 func parseRetryAfter(v string, now time.Time) time.Duration {

@@ -52,6 +52,7 @@ type config struct {
 
 	// Test seams, set through export_test.go.
 	now       func() time.Time
+	fakeClock bool
 	randFloat func() float64
 	backoff   []time.Duration
 }

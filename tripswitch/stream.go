@@ -29,7 +29,8 @@ type streamStats struct {
 
 	mu      sync.Mutex
 	lastErr error
-	gen     uint64 // bumped at every disconnect and every sync
+	gen     uint64 // bumped when the stream goes down and at every sync
+	down    bool   // lost since the last sync; the grace timer runs
 	stale   *time.Timer
 	frozen  bool
 }
@@ -127,9 +128,10 @@ func (c *Client) streamDown(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastErr = err
-	if s.frozen {
-		return
+	if s.frozen || s.down {
+		return // the grace period runs from the first failure
 	}
+	s.down = true
 	s.gen++
 	gen := s.gen
 	if s.stale != nil {
@@ -155,6 +157,7 @@ func (c *Client) streamSynced() {
 	s.mu.Lock()
 	if !s.frozen {
 		s.gen++
+		s.down = false
 		if s.stale != nil {
 			s.stale.Stop()
 		}

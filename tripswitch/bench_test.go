@@ -1,0 +1,115 @@
+package tripswitch_test
+
+import (
+	"context"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
+	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+)
+
+// benchClient returns a client with no server behind it: nothing is sent
+// during the benchmark (long flush interval, large buffer).
+func benchClient(b *testing.B) *tripswitch.Client {
+	b.Helper()
+	c, err := tripswitch.NewClient(context.Background(), "proj_bench",
+		tripswitch.WithBaseURL("http://127.0.0.1:1"),
+		tripswitch.WithFlushInterval(time.Hour),
+		tripswitch.WithBatchSize(1<<30),
+		tripswitch.WithBufferCapacity(1<<16),
+		tripswitch.WithMetadataSyncInterval(0),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c.SetState("checkout", tripswitch.StateClosed, 1)
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
+	return c
+}
+
+func task() (int, error) { return 1, nil }
+
+func BenchmarkExecute(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tripswitch.Execute(c, ctx, task, tripswitch.WithBreakers("checkout")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPreparedGate(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	call, err := tripswitch.Prepare[int](c, tripswitch.WithBreakers("checkout"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := call.Execute(ctx, task); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func preparedWithSample(b *testing.B) (*tripswitch.Call[int], context.Context) {
+	c := benchClient(b)
+	call, err := tripswitch.Prepare[int](c,
+		tripswitch.WithBreakers("checkout"),
+		tripswitch.WithRouter("rtr_checkout"),
+		tripswitch.WithMetric("latency", tripswitch.Latency),
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return call, context.Background()
+}
+
+func BenchmarkPreparedSample(b *testing.B) {
+	call, ctx := preparedWithSample(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := call.Execute(ctx, task); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkPreparedSampleParallel(b *testing.B) {
+	call, ctx := preparedWithSample(b)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := call.Execute(ctx, task); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkEncodeBatch(b *testing.B) {
+	samples := make([]wire.Sample, 500)
+	tags := wire.NewTags(map[string]string{"env": "prod", "region": "eu-west-1"})
+	for i := range samples {
+		samples[i] = wire.Sample{RouterID: "rtr_checkout", Metric: "latency", TsMs: 1764201600123 + int64(i), Value: float64(i%97) + 0.25, OK: i%10 != 0, Tags: tags, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}
+	}
+	enc := wire.NewEncoder(make([]byte, 32))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := enc.Encode(samples, 1764201600123); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*len(samples))/b.Elapsed().Seconds(), "samples/s")
+	_ = runtime.NumCPU
+}
