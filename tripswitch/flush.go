@@ -28,9 +28,18 @@ func (c *Client) runFlusher(ctx context.Context) {
 		batch:  make([]wire.Sample, 0, min(c.cfg.batchSize, c.cfg.bufferCapacity, 1024)),
 		logged: map[int]bool{},
 	}
-	timer := time.NewTimer(c.cfg.flushInterval)
+	// The loop wakes at least once a second to re-anchor the clock used
+	// for sample timestamps.
+	const anchorPeriod = time.Second
+	nextInterval := time.Now().Add(c.cfg.flushInterval)
+	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
+		wait := time.Until(nextInterval)
+		if f.failures > 0 {
+			wait = time.Until(f.retryAt)
+		}
+		timer.Reset(max(min(wait, anchorPeriod), time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return
@@ -39,19 +48,21 @@ func (c *Client) runFlusher(ctx context.Context) {
 		case done := <-c.flushReq:
 			done <- f.deliver(ctx, 0)
 		case <-c.pipe.notify:
-			if time.Now().After(f.retryAt) {
+			if f.failures == 0 {
 				_ = f.deliver(ctx, c.cfg.batchSize)
 			}
-		case <-timer.C:
-			_ = f.deliver(ctx, 0)
+		case now := <-timer.C:
+			switch {
+			case f.failures > 0:
+				if !now.Before(f.retryAt) {
+					_ = f.deliver(ctx, 0)
+				}
+			case !now.Before(nextInterval):
+				_ = f.deliver(ctx, 0)
+				nextInterval = now.Add(c.cfg.flushInterval)
+			}
 		}
 		c.reanchor()
-		// Wake for the next interval, or for the retry of a failed batch.
-		next := c.cfg.flushInterval
-		if f.failures > 0 {
-			next = max(time.Until(f.retryAt), time.Millisecond)
-		}
-		timer.Reset(next)
 	}
 }
 
