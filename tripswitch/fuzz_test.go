@@ -71,4 +71,3 @@ func FuzzDecodeStateEvent(f *testing.F) {
 		}
 	})
 }
-
