@@ -33,6 +33,8 @@ type fakeServer struct {
 	batches     []ingestBatch
 	ingestCodes []int // statuses to answer in turn before 202
 	ingestHang  chan struct{}
+	ingestGate  chan struct{} // when set, each ingest request waits for a value
+	arrivals    int           // ingest requests received
 	streams     []*fakeStream
 	snapshot    []string // events sent on connect
 	streamCode  int      // non-200 answer to the stream
@@ -172,6 +174,17 @@ func (f *fakeServer) ingest(w http.ResponseWriter, r *http.Request) {
 	raw, err := io.ReadAll(r.Body)
 	if err != nil {
 		return
+	}
+	f.mu.Lock()
+	gate := f.ingestGate
+	f.arrivals++
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
 	}
 	f.mu.Lock()
 	hang := f.ingestHang

@@ -72,9 +72,11 @@ func (c *Client) runFlusher(ctx context.Context) {
 func (f *flusher) deliver(ctx context.Context, atLeast int) error {
 	c := f.c
 	for {
-		var end uint64
-		f.batch, end = c.pipe.peek(f.batch, c.cfg.batchSize)
-		if len(f.batch) == 0 || len(f.batch) < atLeast {
+		if c.pipe.buffered() < max(atLeast, 1) {
+			return nil
+		}
+		f.batch = c.pipe.take(f.batch, c.cfg.batchSize)
+		if len(f.batch) == 0 {
 			return nil
 		}
 		res, retryAfter := f.send(ctx)
@@ -82,9 +84,10 @@ func (f *flusher) deliver(ctx context.Context, atLeast int) error {
 		case res.Err == nil:
 			f.failures = 0
 			f.retryAt = time.Time{}
-			c.pipe.settle(end, true)
+			c.pipe.settle(true)
 			c.lastFlush.Store(time.Now().UnixNano())
 		case res.Retrying:
+			c.pipe.retry()
 			c.flushFails.Add(1)
 			f.failures++
 			d := retryDelay(f.failures, c.randFloat)
@@ -98,7 +101,7 @@ func (f *flusher) deliver(ctx context.Context, atLeast int) error {
 			}
 		default:
 			c.flushFails.Add(1)
-			n := c.pipe.settle(end, false)
+			n := c.pipe.settle(false)
 			if !f.logged[res.StatusCode] {
 				f.logged[res.StatusCode] = true
 				c.logger.Error("tripswitch: server refused a batch; its samples are dropped",

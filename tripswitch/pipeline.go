@@ -10,12 +10,16 @@ import (
 // pipeline is the bounded sample buffer between producers and the flusher.
 //
 // Samples live in a ring addressed by monotonically increasing sequence
-// numbers. The flusher copies the oldest samples out, sends them, and only
-// then advances the head, so a batch that fails stays queued and is retried
-// oldest first. When the ring is full a new sample overwrites the oldest one,
-// which is counted as dropped, even if it belongs to a batch in flight.
+// numbers. The flusher copies the oldest samples out (the batch in flight),
+// sends them, and only then advances the head, so a batch that fails stays
+// queued and is retried oldest first. When the ring is full a new sample
+// overwrites the oldest one, which is counted as dropped; if that sample
+// belongs to the batch in flight, its fate waits for the batch's outcome
+// (it is counted in overwritten meanwhile, and still buffered: the flusher
+// holds its copy).
 //
-// At every moment, under mu: produced = delivered + dropped + (tail - head).
+// At every moment, under mu:
+// produced = delivered + dropped + (tail - head) + overwritten.
 type pipeline struct {
 	mu        sync.Mutex
 	ring      []wire.Sample
@@ -27,6 +31,12 @@ type pipeline struct {
 	delivered uint64
 	dropped   uint64
 	closed    bool // intake stopped: new samples are counted as dropped
+
+	// The batch in flight covers sequences [flightStart, flightEnd).
+	inFlight    bool
+	flightStart uint64
+	flightEnd   uint64
+	overwritten uint64 // in-flight samples overwritten in the ring
 
 	batchSize int
 	notify    chan struct{} // signals the flusher that a full batch is ready
@@ -50,10 +60,14 @@ func (p *pipeline) push(s *wire.Sample) {
 		return
 	}
 	if int(p.tail-p.head) == len(p.ring) {
+		if p.inFlight && p.head >= p.flightStart && p.head < p.flightEnd {
+			p.overwritten++
+		} else {
+			p.dropped++
+		}
 		p.ring[p.headPos] = wire.Sample{}
 		p.head++
 		p.headPos = p.next(p.headPos)
-		p.dropped++
 	}
 	p.ring[p.tailPos] = *s
 	p.tail++
@@ -84,44 +98,62 @@ func (p *pipeline) next(i int) int {
 	return i
 }
 
-// peek copies up to max of the oldest samples into dst and returns the copy
-// and the sequence just past the last copied sample.
-func (p *pipeline) peek(dst []wire.Sample, max int) ([]wire.Sample, uint64) {
+// take copies up to max of the oldest samples into dst and marks them as
+// the batch in flight; the flusher then calls settle or retry.
+func (p *pipeline) take(dst []wire.Sample, max int) []wire.Sample {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := int(p.tail - p.head)
-	if n > max {
-		n = max
-	}
+	n := min(int(p.tail-p.head), max)
 	dst = dst[:0]
 	pos := p.headPos
 	for range n {
 		dst = append(dst, p.ring[pos])
 		pos = p.next(pos)
 	}
-	return dst, p.head + uint64(n)
+	p.inFlight = n > 0
+	p.flightStart, p.flightEnd = p.head, p.head+uint64(n)
+	p.overwritten = 0
+	return dst
 }
 
-// settle removes the samples before end that are still buffered, counting
-// them as delivered (ok) or dropped, and returns how many it counted.
-func (p *pipeline) settle(end uint64, ok bool) int {
+// settle ends the batch in flight: its samples are delivered (ok) or
+// dropped, including those overwritten in the ring meanwhile. It returns
+// the batch size.
+func (p *pipeline) settle(ok bool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if end <= p.head {
+	if !p.inFlight {
 		return 0
 	}
-	n := end - p.head
-	for range n {
+	n := p.overwritten
+	for p.head < p.flightEnd {
 		p.ring[p.headPos] = wire.Sample{}
 		p.headPos = p.next(p.headPos)
+		p.head++
+		n++
 	}
-	p.head = end
 	if ok {
 		p.delivered += n
 	} else {
 		p.dropped += n
 	}
-	return int(n)
+	p.endFlight()
+	return int(p.flightEnd - p.flightStart)
+}
+
+// retry ends the batch in flight without removing it: its samples stay
+// queued for the next attempt, except those overwritten meanwhile, which
+// are now dropped.
+func (p *pipeline) retry() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dropped += p.overwritten
+	p.endFlight()
+}
+
+func (p *pipeline) endFlight() {
+	p.inFlight = false
+	p.overwritten = 0
 }
 
 // close stops intake and, when discard is set, counts everything still
@@ -137,6 +169,8 @@ func (p *pipeline) close(discard bool) {
 			p.head++
 			p.dropped++
 		}
+		p.dropped += p.overwritten
+		p.endFlight()
 	}
 }
 
@@ -148,13 +182,13 @@ type pipelineCounts struct {
 func (p *pipeline) counts() pipelineCounts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return pipelineCounts{p.produced, p.delivered, p.dropped, int(p.tail - p.head)}
+	return pipelineCounts{p.produced, p.delivered, p.dropped, int(p.tail-p.head) + int(p.overwritten)}
 }
 
 func (p *pipeline) buffered() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return int(p.tail - p.head)
+	return int(p.tail-p.head) + int(p.overwritten)
 }
 
 // retryDelay is the capped exponential backoff for a failed batch: 100 ms,

@@ -641,3 +641,51 @@ func TestFullBufferHeap(t *testing.T) {
 	}
 	runtime.KeepAlive(c)
 }
+
+// TestOverflowDuringDelivery overflows the buffer while a batch is in
+// flight: the batch's samples count as delivered once the server accepts
+// them, every counter only grows, and the identity holds throughout.
+func TestOverflowDuringDelivery(t *testing.T) {
+	f := newFakeServer(t)
+	f.ingestGate = make(chan struct{})
+	var flushes atomic.Int32
+	c := newTestClient(t, f, tripswitch.WithBufferCapacity(100), tripswitch.WithBatchSize(50), tripswitch.WithFlushInterval(time.Hour),
+		tripswitch.WithHooks(tripswitch.Hooks{Flush: func(tripswitch.FlushResult) { flushes.Add(1) }}))
+	report := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: float64(i), OK: true})
+		}
+	}
+	report(0, 50) // a full batch: the flusher sends it and the server holds it
+	eventually(t, "batch in flight", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.arrivals > 0
+	})
+	var last tripswitch.Stats
+	for i := 50; i < 400; i += 10 {
+		report(i, 10)
+		s := c.Stats()
+		checkIdentity(t, s)
+		if s.Dropped < last.Dropped || s.Delivered < last.Delivered || s.Produced < last.Produced {
+			t.Fatalf("a counter went down: %+v after %+v", s, last)
+		}
+		last = s
+	}
+	f.ingestGate <- struct{}{} // the held batch is accepted
+	eventually(t, "first delivery", func() bool { return c.Stats().Delivered == 50 })
+	s := c.Stats()
+	checkIdentity(t, s)
+	if s.Delivered != 50 || s.Dropped != 250 || s.Buffered != 100 {
+		t.Fatalf("stats %+v: want the in-flight 50 delivered, 250 dropped, the newest 100 buffered", s)
+	}
+	close(f.ingestGate)
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := f.samples()
+	if len(got) != 150 || num(t, got[0]["value"]) != 0 || num(t, got[50]["value"]) != 300 {
+		t.Fatalf("server got %d samples", len(got))
+	}
+	checkIdentity(t, c.Stats())
+}
