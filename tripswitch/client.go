@@ -247,23 +247,44 @@ func (c *Client) close(ctx context.Context) error {
 	c.stream.freeze()
 	c.fresh.Store(true)
 
-	// Flush what is buffered, then stop the flusher.
+	// Deliver what is buffered, retrying until the deadline, then stop the
+	// flusher.
 	c.pipe.close(false)
-	flushErr := c.Flush(ctx)
+	var flushErr error
+	for attempt := 1; ; attempt++ {
+		flushErr = c.Flush(ctx)
+		if flushErr == nil || ctx.Err() != nil {
+			break
+		}
+		t := time.NewTimer(retryDelay(attempt, c.randFloat))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+	}
 	close(c.stopFlushing)
 	select {
 	case <-c.flusherDone:
 	case <-ctx.Done():
 	}
 	c.flushCancel()
-	<-c.flusherDone
+	<-c.flusherDone // prompt: its requests are cancelled
 	var err error
 	if n := c.pipe.buffered(); n > 0 {
 		c.pipe.close(true)
 		err = fmt.Errorf("tripswitch: close: %d samples not delivered and dropped: %w", n, errors.Join(flushErr, ctx.Err()))
 	}
+	// The other goroutines stop promptly; a state-change callback that
+	// blocks must not hold Close past its deadline.
 	c.callbacks.stop()
-	c.wg.Wait()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("tripswitch: close: a callback is still running: %w", ctx.Err()))
+	}
 	return err
 }
 

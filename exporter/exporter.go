@@ -1,0 +1,231 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
+)
+
+// Exporter is an sdk/metric Exporter that forwards the instruments its
+// routes select to Tripswitch routers as samples. Use it with a
+// sdkmetric.PeriodicReader, beside any other readers.
+//
+// Temporality and Aggregation are safe for concurrent use. Export may be
+// called concurrently (calls are serialised, and a waiting call gives up
+// when its ctx ends). ForceFlush and Shutdown are safe for concurrent use.
+type Exporter struct {
+	client  *tripswitch.Client
+	routes  []*route
+	cfg     config
+	logger  *slog.Logger
+	created time.Time
+
+	sem  chan struct{} // held by Export and Shutdown
+	shut atomic.Bool
+
+	// Guarded by sem.
+	instruments map[instrumentKey]*instrument
+	seq         uint64
+	s           scratch
+	limitWarned bool
+}
+
+var _ sdkmetric.Exporter = (*Exporter)(nil)
+
+// New returns an Exporter that reports through client the data points of
+// the instruments selected by routes. It returns a *RouteError (matching
+// ErrInvalidRoute) naming the first invalid route and field, and an error
+// for a nil client or an invalid option. The routes are copied.
+//
+// The client stays the caller's: Shutdown flushes it but does not close
+// it. Close the client after shutting down the meter provider.
+func New(client *tripswitch.Client, routes []Route, opts ...Option) (*Exporter, error) {
+	if client == nil {
+		return nil, errors.New("exporter: nil client")
+	}
+	cfg := config{
+		maxSamples:  DefaultMaxSamplesPerPoint,
+		aggregation: sdkmetric.DefaultAggregationSelector,
+		now:         time.Now,
+	}
+	for _, o := range opts {
+		if o != nil {
+			o.apply(&cfg)
+		}
+	}
+	if cfg.maxSamples <= 0 {
+		return nil, fmt.Errorf("exporter: WithMaxSamplesPerPoint: must be positive, got %d", cfg.maxSamples)
+	}
+	if cfg.aggregation == nil {
+		return nil, errors.New("exporter: WithAggregationSelector: nil selector")
+	}
+	if cfg.newSink == nil {
+		cfg.newSink = func(router, metric string, tags map[string]string) (sink, error) {
+			return client.NewReporter(router, metric, tags)
+		}
+	}
+	rs, err := compileRoutes(routes)
+	if err != nil {
+		return nil, err
+	}
+	logger := cfg.logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Exporter{
+		client:      client,
+		routes:      rs,
+		cfg:         cfg,
+		logger:      logger,
+		created:     cfg.now(),
+		sem:         make(chan struct{}, 1),
+		instruments: make(map[instrumentKey]*instrument),
+	}, nil
+}
+
+// Temporality returns the temporality the exporter asks the SDK for:
+// cumulative for UpDownCounters (so that Route.Total reports their level),
+// delta for every other kind. A cumulative point of a kind asked for delta
+// is accepted and differenced against the previous export. Safe for
+// concurrent use.
+func (e *Exporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
+	switch k {
+	case sdkmetric.InstrumentKindUpDownCounter, sdkmetric.InstrumentKindObservableUpDownCounter:
+		return metricdata.CumulativeTemporality
+	}
+	return metricdata.DeltaTemporality
+}
+
+// Aggregation returns the aggregation for an instrument kind, from the
+// selector set by WithAggregationSelector. Safe for concurrent use.
+func (e *Exporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
+	return e.cfg.aggregation(k)
+}
+
+// Export converts the data points of the selected instruments into samples
+// and queues them in the client's buffer; it never waits on the network
+// and keeps no reference into rm once it returns. It returns ctx's error
+// when ctx ends first (samples already queued stay queued), an error
+// wrapping tripswitch.ErrClosed when the client is closed, and ErrShutdown
+// after Shutdown.
+func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	if e.shut.Load() {
+		return ErrShutdown
+	}
+	select {
+	case e.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-e.sem }()
+	if e.shut.Load() {
+		return ErrShutdown
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if rm == nil {
+		return nil
+	}
+	e.seq++
+	defer e.s.release()
+	for i := range rm.ScopeMetrics {
+		sm := &rm.ScopeMetrics[i]
+		for j := range sm.Metrics {
+			m := &sm.Metrics[j]
+			in := e.instrument(sm.Scope.Name, sm.Scope.Version, m.Name)
+			if in == nil {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := e.exportMetric(ctx, in, m.Data); err != nil {
+				if errors.Is(err, tripswitch.ErrClosed) {
+					return fmt.Errorf("exporter: tripswitch client is closed: %w", err)
+				}
+				return fmt.Errorf("exporter: %s: %w", m.Name, err)
+			}
+		}
+	}
+	if e.seq%sweepEvery == 0 {
+		e.sweep()
+	}
+	return nil
+}
+
+func (e *Exporter) exportMetric(ctx context.Context, in *instrument, data metricdata.Aggregation) error {
+	switch d := data.(type) {
+	case metricdata.Sum[float64]:
+		return exportSum(e, ctx, in, d)
+	case metricdata.Sum[int64]:
+		return exportSum(e, ctx, in, d)
+	case metricdata.Gauge[float64]:
+		return exportGauge(e, ctx, in, d)
+	case metricdata.Gauge[int64]:
+		return exportGauge(e, ctx, in, d)
+	case metricdata.Histogram[float64]:
+		return exportHistogram(e, ctx, in, d)
+	case metricdata.Histogram[int64]:
+		return exportHistogram(e, ctx, in, d)
+	case metricdata.ExponentialHistogram[float64]:
+		return exportExponential(e, ctx, in, d)
+	case metricdata.ExponentialHistogram[int64]:
+		return exportExponential(e, ctx, in, d)
+	case metricdata.Summary:
+		return exportSummary(e, ctx, in, d)
+	}
+	return nil
+}
+
+// ForceFlush delivers every sample buffered in the client now, and returns
+// when they are delivered, when delivery fails (the samples stay queued
+// for retry), or when ctx ends. It returns ErrShutdown after Shutdown.
+func (e *Exporter) ForceFlush(ctx context.Context) error {
+	if e.shut.Load() {
+		return ErrShutdown
+	}
+	return e.flush(ctx)
+}
+
+// Shutdown waits for a running Export, releases the exporter's state and
+// flushes the client as ForceFlush does, by ctx's deadline. It does not
+// close the client. Every later call of Export, ForceFlush or Shutdown
+// returns ErrShutdown.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	if !e.shut.CompareAndSwap(false, true) {
+		return ErrShutdown
+	}
+	select {
+	case e.sem <- struct{}{}:
+		e.instruments = nil
+		e.s = scratch{}
+		<-e.sem
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return e.flush(ctx)
+}
+
+func (e *Exporter) flush(ctx context.Context) error {
+	if err := e.client.Flush(ctx); err != nil {
+		return fmt.Errorf("exporter: flush: %w", err)
+	}
+	return nil
+}
+
+// pointTime returns a data point's time, or now when it has none.
+func (e *Exporter) pointTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return e.cfg.now()
+	}
+	return t
+}
