@@ -139,8 +139,11 @@ func WithMetadataSyncInterval(d time.Duration) Option {
 }
 
 // WithHTTPClient sets the HTTP client for every request. Default: a client
-// with sensible timeouts for the short requests (the state stream has no
-// overall timeout and is watched for idleness instead).
+// on a clone of http.DefaultTransport. Short requests (ingest, metadata,
+// status) are bounded by a 30 s timeout of their own; the state stream is
+// watched for idleness instead (WithStreamIdleTimeout). A Timeout set on hc
+// also ends the long-lived state stream, which then reconnects: prefer a
+// client without one.
 func WithHTTPClient(hc *http.Client) Option {
 	return optionFunc(func(c *config) { c.httpClient = hc })
 }
