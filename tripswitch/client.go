@@ -35,6 +35,7 @@ type Client struct {
 	projectID string
 	base      string // base URL + "/v1/projects/{id}"
 	http      *http.Client
+	ownHTTP   bool // http was made by the client, which closes its idle connections
 	logger    *slog.Logger
 	secret    []byte
 
@@ -151,7 +152,8 @@ func build(projectID string, cfg config) (*Client, error) {
 		}
 	}
 	hc := cfg.httpClient
-	if hc == nil {
+	ownHTTP := hc == nil
+	if ownHTTP {
 		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	logger := cfg.logger
@@ -163,6 +165,7 @@ func build(projectID string, cfg config) (*Client, error) {
 		projectID:    projectID,
 		base:         strings.TrimRight(cfg.baseURL, "/") + "/v1/projects/" + projectID,
 		http:         hc,
+		ownHTTP:      ownHTTP,
 		logger:       logger,
 		secret:       secret,
 		failOpen:     cfg.failOpen,
@@ -284,6 +287,9 @@ func (c *Client) close(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 		err = errors.Join(err, fmt.Errorf("tripswitch: close: a callback is still running: %w", ctx.Err()))
+	}
+	if c.ownHTTP {
+		c.http.CloseIdleConnections()
 	}
 	return err
 }

@@ -126,12 +126,15 @@ func (c *Client) refreshMetadata(ctx context.Context) error {
 			list = []BreakerMeta{}
 		}
 		c.meta.breakers.Store(&list)
-		keep := make(map[string]bool, len(list))
-		for _, b := range list {
+	}
+	// Breakers deleted on the server leave the state cache. This runs on
+	// every poll, 304s included: a state event can arrive after the list
+	// was read, and a newer event than this request keeps its breaker.
+	if list := c.meta.breakers.Load(); list != nil {
+		keep := make(map[string]bool, len(*list))
+		for _, b := range *list {
 			keep[b.Name] = true
 		}
-		// Breakers deleted on the server leave the state cache; a state
-		// event newer than this request keeps its breaker.
 		c.states.forget(keep, started)
 	}
 	var rs struct {

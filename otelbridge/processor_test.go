@@ -1,0 +1,375 @@
+package otelbridge_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tripswitch-otel/tripswitch-go/localserver"
+	"github.com/tripswitch-otel/tripswitch-go/otelbridge"
+	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
+)
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func samplesByRouter(srv *localserver.Server) map[string][]localserver.Sample {
+	out := map[string][]localserver.Sample{}
+	for _, s := range srv.Samples(srv.Credentials().ProjectID) {
+		out[s.RouterID] = append(out[s.RouterID], s)
+	}
+	return out
+}
+
+func TestErrorSpanBecomesFailedSample(t *testing.T) {
+	srv := startServer(t)
+	c := newClient(t, srv)
+	sp, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{
+		Name:    "GET /checkout",
+		Kind:    trace.SpanKindServer,
+		Router:  router,
+		TagKeys: []attribute.Key{"http.route"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sp), sdktrace.WithSpanProcessor(rec))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	tracer := tp.Tracer("test")
+
+	start := time.Now().Add(-time.Second).Truncate(time.Millisecond)
+	for _, failed := range []bool{true, false} {
+		_, span := tracer.Start(context.Background(), "GET /checkout",
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithTimestamp(start),
+			trace.WithAttributes(attribute.String("http.route", "/checkout"), attribute.String("user.id", "u-42")))
+		if failed {
+			span.SetStatus(codes.Error, "payment declined")
+		}
+		span.End(trace.WithTimestamp(start.Add(250 * time.Millisecond)))
+	}
+	if err := tp.ForceFlush(context.Background()); err != nil {
+		t.Fatalf("ForceFlush: %v", err)
+	}
+
+	got := samplesByRouter(srv)[router]
+	ended := rec.Ended()
+	if len(got) != 2 || len(ended) != 2 {
+		t.Fatalf("server got %d samples for %d spans, want 2", len(got), len(ended))
+	}
+	for i, s := range got {
+		wantOK := i == 1
+		if s.OK != wantOK {
+			t.Errorf("sample %d: ok = %v, want %v", i, s.OK, wantOK)
+		}
+		if want := ended[i].SpanContext().TraceID().String(); s.TraceID != want {
+			t.Errorf("sample %d: trace_id %q, want %q", i, s.TraceID, want)
+		}
+		if s.Metric != "latency" || s.Value != 250 || s.TsMs != start.UnixMilli() {
+			t.Errorf("sample %d: metric %q value %v ts %d, want latency 250 %d", i, s.Metric, s.Value, s.TsMs, start.UnixMilli())
+		}
+		if want := map[string]string{"http.route": "/checkout"}; !maps.Equal(s.Tags, want) {
+			t.Errorf("sample %d: tags %v, want %v (allowlisted attributes only)", i, s.Tags, want)
+		}
+	}
+}
+
+// Spans for the matching table; span i has trace ID i+1.
+var matchSpans = []tracetest.SpanStub{
+	{Name: "GET /checkout", SpanKind: trace.SpanKindServer, InstrumentationScope: instrumentation.Scope{Name: "otelhttp"},
+		Attributes: []attribute.KeyValue{attribute.String("http.request.method", "GET"), attribute.String("http.route", "/checkout")}},
+	{Name: "GET /health", SpanKind: trace.SpanKindServer, InstrumentationScope: instrumentation.Scope{Name: "otelhttp"},
+		Attributes: []attribute.KeyValue{attribute.String("http.request.method", "GET")}},
+	{Name: "db.query", SpanKind: trace.SpanKindClient, InstrumentationScope: instrumentation.Scope{Name: "db"},
+		Attributes: []attribute.KeyValue{attribute.String("db.system", "postgresql"), attribute.Int("db.rows", 3)}},
+	{Name: "db.exec", SpanKind: trace.SpanKindInternal, InstrumentationScope: instrumentation.Scope{Name: "db"},
+		Attributes: []attribute.KeyValue{attribute.String("db.system", "mysql")}},
+	{Name: "GET /checkout", SpanKind: trace.SpanKindClient, InstrumentationScope: instrumentation.Scope{Name: "httpclient"}},
+}
+
+func traceIDOf(i int) trace.TraceID {
+	var id trace.TraceID
+	id[15] = byte(i + 1)
+	return id
+}
+
+func snapshot(i int, stub tracetest.SpanStub) sdktrace.ReadOnlySpan {
+	stub.SpanContext = trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: traceIDOf(i), SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled,
+	})
+	stub.StartTime = t0
+	stub.EndTime = t0.Add(time.Duration(i+1) * time.Millisecond)
+	return stub.Snapshot()
+}
+
+func TestRuleMatching(t *testing.T) {
+	tests := []struct {
+		name string
+		rule otelbridge.Rule
+		want []int // indexes into matchSpans
+	}{
+		{"exact name", otelbridge.Rule{Name: "GET /checkout"}, []int{0, 4}},
+		{"name and kind", otelbridge.Rule{Name: "GET /checkout", Kind: trace.SpanKindServer}, []int{0}},
+		{"unknown name", otelbridge.Rule{Name: "POST /checkout"}, nil},
+		{"name prefix", otelbridge.Rule{NamePrefix: "db."}, []int{2, 3}},
+		{"prefix and attribute", otelbridge.Rule{NamePrefix: "db.", Attributes: []attribute.KeyValue{attribute.String("db.system", "postgresql")}}, []int{2}},
+		{"int attribute", otelbridge.Rule{Attributes: []attribute.KeyValue{attribute.Int("db.rows", 3)}}, []int{2}},
+		{"attribute of another type", otelbridge.Rule{Attributes: []attribute.KeyValue{attribute.String("db.rows", "3")}}, nil},
+		{"two attributes", otelbridge.Rule{Attributes: []attribute.KeyValue{attribute.String("http.request.method", "GET"), attribute.String("http.route", "/checkout")}}, []int{0}},
+		{"missing attribute", otelbridge.Rule{Attributes: []attribute.KeyValue{attribute.String("rpc.system", "grpc")}}, nil},
+		{"scope", otelbridge.Rule{Scope: "db"}, []int{2, 3}},
+		{"kind only", otelbridge.Rule{Kind: trace.SpanKindClient}, []int{2, 4}},
+		{"every span", otelbridge.Rule{}, []int{0, 1, 2, 3, 4}},
+	}
+	srv := startServer(t)
+	c := newClient(t, srv)
+	for i, tc := range tests {
+		tc.rule.Router = fmt.Sprintf("rtr_case%d", i)
+		p, err := otelbridge.NewSpanProcessor(c, tc.rule)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for j, stub := range matchSpans {
+			p.OnEnd(snapshot(j, stub))
+		}
+	}
+	flush(t, c)
+	got := samplesByRouter(srv)
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var matched []int
+			for _, s := range got[fmt.Sprintf("rtr_case%d", i)] {
+				for j := range matchSpans {
+					if s.TraceID == traceIDOf(j).String() {
+						matched = append(matched, j)
+						if want := float64(j + 1); s.Value != want {
+							t.Errorf("span %d: value %v, want %v ms", j, s.Value, want)
+						}
+					}
+				}
+			}
+			slices.Sort(matched)
+			if !slices.Equal(matched, tc.want) {
+				t.Errorf("matched spans %v, want %v", matched, tc.want)
+			}
+		})
+	}
+}
+
+func TestSpanMatchingSeveralRulesFeedsEach(t *testing.T) {
+	srv := startServer(t)
+	c := newClient(t, srv)
+	p, err := otelbridge.NewSpanProcessor(c,
+		otelbridge.Rule{Name: "GET /checkout", Router: "rtr_a"},
+		otelbridge.Rule{NamePrefix: "GET ", Router: "rtr_b", Metric: "http"},
+		otelbridge.Rule{Kind: trace.SpanKindServer, Router: "rtr_c"},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.OnEnd(snapshot(0, matchSpans[0]))
+	flush(t, c)
+	got := samplesByRouter(srv)
+	for r, metric := range map[string]string{"rtr_a": "latency", "rtr_b": "http", "rtr_c": "latency"} {
+		if len(got[r]) != 1 || got[r][0].Metric != metric || got[r][0].TraceID != traceIDOf(0).String() {
+			t.Errorf("router %s: samples %+v, want one %q sample with the span's trace ID", r, got[r], metric)
+		}
+	}
+}
+
+func TestOKFunctions(t *testing.T) {
+	srv := startServer(t)
+	c := newClient(t, srv)
+	p, err := otelbridge.NewSpanProcessor(c,
+		otelbridge.Rule{NamePrefix: "http", Router: "rtr_http", OK: otelbridge.OKBelowHTTPStatus(500)},
+		otelbridge.Rule{NamePrefix: "panic", Router: "rtr_panic", OK: func(sdktrace.ReadOnlySpan) bool { panic("no") }},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spans := []struct {
+		name   string
+		status codes.Code
+		attrs  []attribute.KeyValue
+		want   bool
+	}{
+		{"http 404 marked error", codes.Error, []attribute.KeyValue{attribute.Int("http.response.status_code", 404)}, true},
+		{"http 503", codes.Unset, []attribute.KeyValue{attribute.Int("http.response.status_code", 503)}, false},
+		{"http 500 legacy key", codes.Unset, []attribute.KeyValue{attribute.Int("http.status_code", 500)}, false},
+		{"http no status, error", codes.Error, nil, false},
+		{"http no status, ok", codes.Ok, nil, true},
+	}
+	for i, s := range spans {
+		p.OnEnd(snapshot(i, tracetest.SpanStub{Name: s.name, Attributes: s.attrs, Status: sdktrace.Status{Code: s.status}}))
+	}
+	before := c.Stats().Produced
+	p.OnEnd(snapshot(9, tracetest.SpanStub{Name: "panic"}))
+	if after := c.Stats().Produced; after != before {
+		t.Errorf("a panicking OK function produced %d samples, want none", after-before)
+	}
+	flush(t, c)
+	got := samplesByRouter(srv)["rtr_http"]
+	if len(got) != len(spans) {
+		t.Fatalf("got %d samples, want %d", len(got), len(spans))
+	}
+	for i, s := range spans {
+		if got[i].OK != s.want {
+			t.Errorf("%s: ok = %v, want %v", s.name, got[i].OK, s.want)
+		}
+	}
+}
+
+func TestTagCombinationsBeyondCache(t *testing.T) {
+	const n = 1100 // more combinations than a rule keeps reporters for
+	srv := startServer(t)
+	c := newClient(t, srv)
+	p, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{
+		Router: router, TagKeys: []attribute.Key{"http.route", "http.response.status_code", "absent"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		p.OnEnd(snapshot(i, tracetest.SpanStub{Name: "GET", Attributes: []attribute.KeyValue{
+			attribute.String("http.route", fmt.Sprintf("/item/%d", i)),
+			attribute.Int("http.response.status_code", 200),
+			attribute.String("user.id", "u-1"),
+		}}))
+	}
+	p.OnEnd(snapshot(0, tracetest.SpanStub{Name: "GET", Attributes: []attribute.KeyValue{attribute.String("http.route", "/item/0")}}))
+	flush(t, c)
+	got := samplesByRouter(srv)[router]
+	if len(got) != n+1 {
+		t.Fatalf("got %d samples, want %d", len(got), n+1)
+	}
+	for i, s := range got[:n] {
+		want := map[string]string{"http.route": fmt.Sprintf("/item/%d", i), "http.response.status_code": "200"}
+		if !maps.Equal(s.Tags, want) {
+			t.Fatalf("sample %d: tags %v, want %v", i, s.Tags, want)
+		}
+	}
+	if want := map[string]string{"http.route": "/item/0"}; !maps.Equal(got[n].Tags, want) {
+		t.Errorf("last sample: tags %v, want %v", got[n].Tags, want)
+	}
+}
+
+func TestProcessorShutdownFlushesAndKeepsClient(t *testing.T) {
+	srv := startServer(t)
+	c := newClient(t, srv)
+	p, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(p))
+	_, span := tp.Tracer("test").Start(context.Background(), "work")
+	span.End()
+	if err := tp.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := len(srv.Samples(srv.Credentials().ProjectID)); n != 1 {
+		t.Fatalf("after Shutdown the server has %d samples, want 1 (Shutdown flushes)", n)
+	}
+	before := c.Stats().Produced
+	p.OnEnd(snapshot(0, tracetest.SpanStub{Name: "late"}))
+	if c.Stats().Produced != before {
+		t.Errorf("OnEnd after Shutdown produced a sample")
+	}
+	if err := p.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+	// The client stays open and usable.
+	if err := c.Report(context.Background(), tripswitch.Sample{RouterID: router, Metric: "m", Value: 1}); err != nil {
+		t.Errorf("Report after the processor's Shutdown: %v", err)
+	}
+	flush(t, c)
+
+	p2, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := p2.ForceFlush(context.Background()); err != nil {
+		t.Errorf("ForceFlush after the client closed: %v", err)
+	}
+	if err := p2.Shutdown(context.Background()); err != nil {
+		t.Errorf("Shutdown after the client closed: %v", err)
+	}
+}
+
+func TestNewSpanProcessorErrors(t *testing.T) {
+	srv := startServer(t)
+	c := newClient(t, srv)
+	ok := otelbridge.Rule{Router: router}
+	tests := []struct {
+		name  string
+		rules []otelbridge.Rule
+		want  string // in the message
+	}{
+		{"no rule", nil, "at least one rule"},
+		{"no router", []otelbridge.Rule{ok, {Name: "x"}}, "rule 1: Router"},
+		{"name and prefix", []otelbridge.Rule{{Router: router, Name: "a", NamePrefix: "a"}}, "rule 0: NamePrefix"},
+		{"bad kind", []otelbridge.Rule{{Router: router, Kind: 9}}, "rule 0: Kind"},
+		{"empty attribute key", []otelbridge.Rule{{Router: router, Attributes: []attribute.KeyValue{{Key: "", Value: attribute.StringValue("v")}}}}, "rule 0: Attributes[0]"},
+		{"attribute without value", []otelbridge.Rule{{Router: router, Attributes: []attribute.KeyValue{{Key: "k"}}}}, "rule 0: Attributes[0]"},
+		{"too many tag keys", []otelbridge.Rule{{Router: router, TagKeys: []attribute.Key{"a", "b", "c", "d", "e"}}}, "rule 0: TagKeys"},
+		{"duplicate tag key", []otelbridge.Rule{{Router: router, TagKeys: []attribute.Key{"a", "a"}}}, "rule 0: TagKeys[1]"},
+		{"empty tag key", []otelbridge.Rule{ok, ok, {Router: router, TagKeys: []attribute.Key{""}}}, "rule 2: TagKeys[0]"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := otelbridge.NewSpanProcessor(c, tc.rules...)
+			if p != nil || !errors.Is(err, otelbridge.ErrInvalidRule) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want ErrInvalidRule mentioning %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := otelbridge.NewSpanProcessor(nil, ok); err == nil {
+		t.Error("NewSpanProcessor(nil) succeeded")
+	}
+}
+
+// recordOnly records every span without sampling it.
+type recordOnly struct{}
+
+func (recordOnly) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordOnly}
+}
+
+func (recordOnly) Description() string { return "recordOnly" }
+
+func TestRecordOnlySpansFeedBreakers(t *testing.T) {
+	srv := startServer(t)
+	c := newClient(t, srv)
+	p, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(recordOnly{}),
+		sdktrace.WithSpanProcessor(p), sdktrace.WithSyncer(exported))
+	defer func() { _ = tp.Shutdown(context.Background()) }()
+	_, span := tp.Tracer("test").Start(context.Background(), "work")
+	span.End()
+	if err := tp.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Samples(srv.Credentials().ProjectID)); n != 1 {
+		t.Errorf("an unsampled, recorded span gave %d samples, want 1", n)
+	}
+	if n := len(exported.GetSpans()); n != 0 {
+		t.Errorf("the exporter got %d unsampled spans, want 0", n)
+	}
+}
