@@ -1,0 +1,281 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+var envNames = []string{
+	"TRIPSWITCH_LOCAL_ADDR", "TRIPSWITCH_LOCAL_CONFIG", "TRIPSWITCH_LOCAL_DATA", "TRIPSWITCH_LOCAL_LOG_LEVEL",
+	"TRIPSWITCH_LOCAL_ADMIN_KEY", "TRIPSWITCH_ADMIN_KEY", "TRIPSWITCH_LOCAL_WORKSPACE_ID",
+	"TRIPSWITCH_LOCAL_PROJECT_ID", "TRIPSWITCH_PROJECT_ID", "TRIPSWITCH_LOCAL_PROJECT_KEY", "TRIPSWITCH_API_KEY",
+	"TRIPSWITCH_LOCAL_INGEST_SECRET", "TRIPSWITCH_INGEST_SECRET",
+}
+
+func clearEnv(t *testing.T) {
+	for _, n := range envNames {
+		t.Setenv(n, "")
+	}
+}
+
+// instance is a run() in the background.
+type instance struct {
+	stdout, stderr *syncBuffer
+	cancel         context.CancelFunc
+	done           chan error
+}
+
+func launch(t *testing.T, args ...string) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	in := &instance{stdout: &syncBuffer{}, stderr: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
+	go func() { in.done <- run(ctx, args, in.stdout, in.stderr) }()
+	t.Cleanup(func() { in.stop(t) })
+	return in
+}
+
+// env waits for the export lines and parses them.
+func (in *instance) env(t *testing.T) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out := in.stdout.String()
+		if strings.Count(out, "export ") >= 6 {
+			m := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				kv, ok := strings.CutPrefix(strings.TrimSpace(line), "export ")
+				if !ok {
+					continue
+				}
+				k, v, _ := strings.Cut(kv, "=")
+				m[k] = v
+			}
+			return m
+		}
+		select {
+		case err := <-in.done:
+			t.Fatalf("run ended early: %v; stderr: %s", err, in.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no export lines; stdout %q stderr %q", out, in.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (in *instance) stop(t *testing.T) error {
+	t.Helper()
+	in.cancel()
+	select {
+	case err, ok := <-in.done:
+		if ok {
+			close(in.done)
+		}
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after cancellation")
+		return nil
+	}
+}
+
+func get(t *testing.T, url, key string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+const seedFile = `{
+  "routers": [{"id": "rtr_checkout", "name": "checkout"}],
+  "breakers": [{"name": "checkout-errors", "metric": "requests", "kind": "error_rate",
+                "op": "gt", "threshold": 0.5, "min_count": 10, "router_ids": ["rtr_checkout"]}]
+}`
+
+func TestRunPrintEnvServesAndPersists(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "state.json")
+	config := filepath.Join(dir, "seed.json")
+	if err := os.WriteFile(config, []byte(seedFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-addr", "127.0.0.1:0", "-print-env", "-data", data, "-config", config}
+
+	in := launch(t, args...)
+	env := in.env(t)
+	for _, k := range []string{"TRIPSWITCH_BASE_URL", "TRIPSWITCH_PROJECT_ID", "TRIPSWITCH_API_KEY", "TRIPSWITCH_INGEST_SECRET", "TRIPSWITCH_ADMIN_KEY"} {
+		if env[k] == "" {
+			t.Fatalf("%s missing from %v", k, env)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(in.stdout.String()), "\n") {
+		if !strings.HasPrefix(line, "export TRIPSWITCH_") {
+			t.Fatalf("stdout has a line that is not an export: %q", line)
+		}
+	}
+	if strings.Contains(in.stderr.String(), env["TRIPSWITCH_API_KEY"]) || strings.Contains(in.stderr.String(), env["TRIPSWITCH_INGEST_SECRET"]) {
+		t.Fatal("logs contain a credential")
+	}
+	base, pid := env["TRIPSWITCH_BASE_URL"], env["TRIPSWITCH_PROJECT_ID"]
+	if code, body := get(t, base+"/v1/projects/"+pid+"/status", env["TRIPSWITCH_API_KEY"]); code != 200 || !strings.Contains(body, `"closed_count":1`) {
+		t.Fatalf("status %d %s", code, body)
+	}
+	if err := in.stop(t); err != nil {
+		t.Fatalf("run returned %v after cancellation", err)
+	}
+	if _, err := os.Stat(data); err != nil {
+		t.Fatalf("no data file after shutdown: %v", err)
+	}
+
+	// A restart with the same files keeps the credentials and does not
+	// duplicate the seeded objects.
+	in2 := launch(t, args...)
+	env2 := in2.env(t)
+	base2 := env2["TRIPSWITCH_BASE_URL"]
+	delete(env, "TRIPSWITCH_BASE_URL")
+	delete(env2, "TRIPSWITCH_BASE_URL")
+	if strings.Join(mapLines(env), ",") != strings.Join(mapLines(env2), ",") {
+		t.Fatalf("credentials changed across a restart:\n%v\n%v", env, env2)
+	}
+	code, body := get(t, base2+"/v1/projects/"+pid+"/breakers", env2["TRIPSWITCH_ADMIN_KEY"])
+	if code != 200 || !strings.Contains(body, `"count":1`) {
+		t.Fatalf("breakers after restart: %d %s", code, body)
+	}
+}
+
+func mapLines(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestRunBannerAndFixedCredentials(t *testing.T) {
+	clearEnv(t)
+	secret := strings.Repeat("0f", 32)
+	t.Setenv("TRIPSWITCH_ADMIN_KEY", "eb_admin_fromenv")
+	in := launch(t, "-addr", "127.0.0.1:0", "-project-id", "proj_demo", "-project-key", "eb_pk_demo", "-ingest-secret", "ik_"+secret)
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(in.stdout.String(), "export TRIPSWITCH_WORKSPACE_ID") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no banner: %q", in.stdout.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := in.stdout.String()
+	for _, want := range []string{"listening on http://127.0.0.1:", "proj_demo", "eb_pk_demo", secret, "eb_admin_fromenv", "export TRIPSWITCH_API_KEY=eb_pk_demo", "-data"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	if err := in.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	clearEnv(t)
+	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.json")
+	os.WriteFile(corrupt, []byte("{oops"), 0o600)
+	typo := filepath.Join(dir, "typo.json")
+	os.WriteFile(typo, []byte(`{"breakerz": []}`), 0o600)
+	invalid := filepath.Join(dir, "invalid.json")
+	os.WriteFile(invalid, []byte(`{"breakers": [{"name": "b", "metric": "m", "kind": "median", "op": "gt"}]}`), 0o600)
+	badSecret := "ik_" + strings.Repeat("z", 64)
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-nope"}, "flag provided but not defined"},
+		{[]string{"extra"}, "unexpected argument"},
+		{[]string{"-ingest-secret", badSecret}, "ingest secret"},
+		{[]string{"-admin-key", "wrong"}, "AdminKey"},
+		{[]string{"-data", corrupt}, "corrupt"},
+		{[]string{"-config", typo}, "unknown field"},
+		{[]string{"-config", invalid}, "breakers[0].kind"},
+		{[]string{"-config", filepath.Join(dir, "missing.json")}, "no such file"},
+		{[]string{"-log-level", "loud"}, "-log-level"},
+		{[]string{"-addr", "256.0.0.1:1"}, "listen"},
+	}
+	for _, tc := range cases {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			err := run(context.Background(), append([]string{"-addr", "127.0.0.1:0"}, tc.args...), &stdout, &stderr)
+			if err == nil || !strings.Contains(err.Error()+stderr.String(), tc.want) {
+				t.Fatalf("err %v (stderr %q), want %q", err, stderr.String(), tc.want)
+			}
+			if strings.Contains(err.Error(), strings.Repeat("z", 64)) {
+				t.Fatal("error contains the secret")
+			}
+			if stdout.Len() != 0 {
+				t.Fatalf("stdout %q on failure", stdout.String())
+			}
+		})
+	}
+	b, _ := os.ReadFile(corrupt)
+	if string(b) != "{oops" {
+		t.Fatal("corrupt data file was overwritten")
+	}
+	var stderr bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "-print-env") {
+		t.Fatalf("-h: %v %q", err, stderr.String())
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8787": "http://127.0.0.1:8787",
+		"":                      "''",
+		"it's":                  `'it'\''s'`,
+		"a b":                   "'a b'",
+	} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+// Package localserver is a local Tripswitch server: it speaks the whole wire
+// contract (state streams, signed sample ingestion, metadata, status and the
+// management API) and evaluates breakers for real, so that applications and
+// tests run against it on one machine, without an account or a network.
+//
+// A [Server] holds one organisation (with one admin key) and any number of
+// workspaces and projects. [New] creates a default workspace and a default
+// project with a project key and an ingest secret; [Server.Credentials]
+// returns them. Package localservertest starts a server for a test in one
+// line; cmd/tripswitch-local runs one as a program.
+//
+// # Behaviour
+//
+// A breaker sees the samples whose router_id is linked to it and whose metric
+// equals its metric. Breakers are evaluated every eval_interval_ms by the
+// loop that [Server.Start] runs (or on demand with [Server.Evaluate]); every
+// transition is an event, listed by the events endpoint and pushed at once to
+// every state stream of the project. Streams start with a snapshot of every
+// breaker, carry ": ping" comments every PingInterval, and end on
+// [Server.Shutdown]. A stream that falls more than 256 events behind is
+// closed so that its client reconnects and receives a fresh snapshot.
+//
+// Authentication follows the hosted service: the admin key for the
+// management API (a project key there is 403); a project key only for its
+// own project (another project's key, or the admin key, is 403; an unknown
+// key 401); ingest only with a valid X-EB-Signature for the project's current
+// secret and a timestamp within five minutes of the server's clock (401
+// otherwise). Rotating the secret takes effect with the next request. A
+// project whose enable_signed_ingest is set to false accepts unsigned
+// batches.
+//
+// Errors are {"code","message"} bodies, with "field" naming the offending
+// field of a validation error. Every response carries X-Request-ID (the
+// client's, when it sent a well-formed one). POST requests (management API
+// and ingest) honour Idempotency-Key for 24 hours, per credential and path:
+// the same key and body replay the first response (with Idempotent-Replayed:
+// true) without acting again, the same key with another body is 422
+// idempotency_key_reused, and a repeat while the first is running is 409.
+//
+// Local choices where the contract is silent: list calls with ?cursor=&limit=
+// return next_cursor while more items remain (default limit 50, at most 500;
+// a cursor not made by the server is 400); events are listed oldest first;
+// breakers may be addressed by ID or by name in paths; metadata PATCH values
+// of null delete keys; deleting a workspace that still has projects is 409;
+// notification channel tests are accepted but nothing is delivered.
+//
+// # Limits
+//
+// Bad input never crashes the server nor costs memory without bound:
+//
+//   - ingest bodies: 5 MiB as sent, 50 MiB decompressed (413 beyond);
+//     bad gzip or JSON is 400; unknown fields are ignored;
+//   - samples: router_id and metric required, each at most 128 characters;
+//     trace_id at most 128; at most 32 tags per sample, keys at most 128 and
+//     values at most 256 characters (400 naming the field, for the batch);
+//   - management API bodies: 1 MiB (413 beyond);
+//   - names (workspace, project, breaker, router, channel, key): 1 to 128
+//     characters; metric 128; router description 1024; workspace slug 64;
+//     metadata at most 64 entries, keys 128 and values 1024 characters;
+//     breaker actions 64 KiB; channel config 16 KiB (422 naming the field);
+//   - history: the most recent 10,000 events and SampleLimit samples per
+//     project are kept; 10,000 idempotency records.
+//
+// # Persistence
+//
+// With DataFile set, the whole state except samples (organisation, keys,
+// workspaces, projects, routers, breakers with their state, channels and
+// events) is written as JSON about a second after each change and on
+// Shutdown: to a temporary file that is synced and renamed over DataFile, so
+// that the file always holds a complete document. The file holds credentials
+// and is created with mode 0600. A corrupt file is reported by [New] and left
+// untouched.
+package localserver

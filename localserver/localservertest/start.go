@@ -1,0 +1,52 @@
+package localservertest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/localserver"
+)
+
+// shutdownTimeout bounds the Shutdown registered with t.Cleanup.
+const shutdownTimeout = 10 * time.Second
+
+// Start starts a server on 127.0.0.1:0 with the configuration adjusted by
+// opts, and registers its Shutdown with t.Cleanup. A failure to start fails
+// the test at once.
+func Start(t testing.TB, opts ...func(*localserver.Config)) *localserver.Server {
+	t.Helper()
+	var cfg localserver.Config
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := localserver.New(cfg)
+	if err != nil {
+		t.Fatalf("localservertest: %v", err)
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		t.Fatalf("localservertest: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("localservertest: shutdown: %v", err)
+		}
+	})
+	return srv
+}
+
+// Seed creates (or updates) routers and breakers in the server's default
+// project; an invalid seed fails the test at once.
+func Seed(t testing.TB, srv *localserver.Server, seed localserver.Seed) {
+	t.Helper()
+	if err := srv.Seed(srv.Credentials().ProjectID, seed); err != nil {
+		t.Fatalf("localservertest: %v", err)
+	}
+}
+
+// WithClock makes the server read time from c.
+func WithClock(c *Clock) func(*localserver.Config) {
+	return func(cfg *localserver.Config) { cfg.Now = c.Now }
+}

@@ -1,0 +1,363 @@
+package localserver
+
+import (
+	"encoding/json"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/localserver/internal/engine"
+)
+
+// Retention limits of per-project history.
+const maxEventsPerProject = 10_000
+
+// org is the single organisation of a server; its admin key is the only
+// credential of the management API.
+type org struct {
+	ID         string
+	Name       string
+	AdminKeyID string
+	adminKey   string // raw; kept to print it and to persist it
+	adminHash  keyHash
+	InsertedAt time.Time
+}
+
+type workspace struct {
+	seq        uint64
+	ID         string
+	Name       string
+	Slug       string
+	InsertedAt time.Time
+}
+
+type projectKey struct {
+	seq        uint64
+	ID         string
+	Name       string
+	key        string // raw
+	hash       keyHash
+	InsertedAt time.Time
+	lastUsedMs atomic.Int64
+}
+
+// ingestKey is a project's current ingest secret, swapped atomically on
+// rotation so that the next request uses the new one.
+type ingestKey struct {
+	hex string
+	raw []byte
+}
+
+// project holds everything of one project. mu guards every field below it;
+// the server's mu is always taken before a project's mu, never after.
+type project struct {
+	seq        uint64
+	ID         string
+	InsertedAt time.Time
+	secret     atomic.Pointer[ingestKey]
+
+	mu                 sync.Mutex
+	deleted            bool
+	WorkspaceID        string
+	Name               string
+	SlackWebhookURL    string
+	TraceIDURLTemplate string
+	EnableSignedIngest bool
+	keys               []*projectKey
+	breakers           map[string]*breaker // by ID
+	byName             map[string]*breaker
+	routers            map[string]*router
+	channels           map[string]*channel
+	events             []*event                         // oldest first, at most maxEventsPerProject
+	index              map[string]map[string][]*breaker // router ID → metric → breakers
+	samples            sampleRing
+	subs               map[*subscriber]struct{}
+	lastEvalMs         int64
+	configChangedAt    time.Time
+}
+
+func newProject(seq uint64, id, wsID, name string, secret string, now time.Time, sampleLimit int) *project {
+	p := &project{
+		seq:                seq,
+		ID:                 id,
+		InsertedAt:         now,
+		WorkspaceID:        wsID,
+		Name:               name,
+		EnableSignedIngest: true,
+		breakers:           map[string]*breaker{},
+		byName:             map[string]*breaker{},
+		routers:            map[string]*router{},
+		channels:           map[string]*channel{},
+		index:              map[string]map[string][]*breaker{},
+		subs:               map[*subscriber]struct{}{},
+		samples:            sampleRing{limit: sampleLimit},
+		configChangedAt:    now,
+	}
+	p.setSecret(secret)
+	return p
+}
+
+func (p *project) setSecret(hexSecret string) {
+	raw := make([]byte, len(hexSecret)/2)
+	for i := range raw {
+		raw[i] = unhex(hexSecret[2*i])<<4 | unhex(hexSecret[2*i+1])
+	}
+	p.secret.Store(&ingestKey{hex: hexSecret, raw: raw})
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 0
+}
+
+// breakerSpec is the user-visible configuration of a breaker, with defaults
+// filled in.
+type breakerSpec struct {
+	Name                        string             `json:"name"`
+	Metric                      string             `json:"metric"`
+	Kind                        string             `json:"kind"`
+	KindParams                  map[string]float64 `json:"kind_params"`
+	Op                          string             `json:"op"`
+	Threshold                   float64            `json:"threshold"`
+	WindowMs                    int64              `json:"window_ms"`
+	MinCount                    int64              `json:"min_count"`
+	MinStateDurationMs          int64              `json:"min_state_duration_ms"`
+	CooldownMs                  int64              `json:"cooldown_ms"`
+	EvalIntervalMs              int64              `json:"eval_interval_ms"`
+	HalfOpenConfirmationMs      int64              `json:"half_open_confirmation_ms"`
+	HalfOpenBackoffEnabled      bool               `json:"half_open_backoff_enabled"`
+	HalfOpenBackoffCapMs        int64              `json:"half_open_backoff_cap_ms"`
+	HalfOpenIndeterminatePolicy string             `json:"half_open_indeterminate_policy"`
+	RecoveryWindowMs            int64              `json:"recovery_window_ms"`
+	RecoveryAllowRateRampSteps  int                `json:"recovery_allow_rate_ramp_steps"`
+	Actions                     json.RawMessage    `json:"actions,omitempty"`
+	Metadata                    map[string]string  `json:"metadata"`
+}
+
+func (sp breakerSpec) engineConfig() engine.Config {
+	return engine.Config{
+		Metric:                      sp.Metric,
+		Kind:                        sp.Kind,
+		Percentile:                  sp.KindParams["percentile"],
+		Op:                          sp.Op,
+		Threshold:                   sp.Threshold,
+		WindowMs:                    sp.WindowMs,
+		MinCount:                    sp.MinCount,
+		MinStateDurationMs:          sp.MinStateDurationMs,
+		CooldownMs:                  sp.CooldownMs,
+		EvalIntervalMs:              sp.EvalIntervalMs,
+		HalfOpenConfirmationMs:      sp.HalfOpenConfirmationMs,
+		HalfOpenBackoffEnabled:      sp.HalfOpenBackoffEnabled,
+		HalfOpenBackoffCapMs:        sp.HalfOpenBackoffCapMs,
+		HalfOpenIndeterminatePolicy: sp.HalfOpenIndeterminatePolicy,
+		RecoveryWindowMs:            sp.RecoveryWindowMs,
+		RecoveryAllowRateRampSteps:  sp.RecoveryAllowRateRampSteps,
+	}
+}
+
+// withEngineConfig copies the normalised engine values back into the spec.
+func (sp breakerSpec) withEngineConfig(c engine.Config) breakerSpec {
+	sp.Metric = c.Metric
+	sp.Kind = c.Kind
+	if c.Kind == "percentile" {
+		if sp.KindParams == nil {
+			sp.KindParams = map[string]float64{}
+		} else {
+			sp.KindParams = cloneFloatMap(sp.KindParams)
+		}
+		sp.KindParams["percentile"] = c.Percentile
+	}
+	sp.Op = c.Op
+	sp.Threshold = c.Threshold
+	sp.WindowMs = c.WindowMs
+	sp.MinCount = c.MinCount
+	sp.MinStateDurationMs = c.MinStateDurationMs
+	sp.CooldownMs = c.CooldownMs
+	sp.EvalIntervalMs = c.EvalIntervalMs
+	sp.HalfOpenConfirmationMs = c.HalfOpenConfirmationMs
+	sp.HalfOpenBackoffEnabled = c.HalfOpenBackoffEnabled
+	sp.HalfOpenBackoffCapMs = c.HalfOpenBackoffCapMs
+	sp.HalfOpenIndeterminatePolicy = c.HalfOpenIndeterminatePolicy
+	sp.RecoveryWindowMs = c.RecoveryWindowMs
+	sp.RecoveryAllowRateRampSteps = c.RecoveryAllowRateRampSteps
+	return sp
+}
+
+type breaker struct {
+	seq        uint64
+	ID         string
+	spec       breakerSpec
+	routerIDs  []string
+	eng        *engine.Breaker
+	state      engine.State
+	allowRate  float64
+	stateAt    time.Time // last state change
+	InsertedAt time.Time
+	UpdatedAt  time.Time
+}
+
+// syncState refreshes the cached state from the engine.
+func (b *breaker) syncState() {
+	b.state, b.allowRate = b.eng.State()
+}
+
+type router struct {
+	seq         uint64
+	ID          string
+	Name        string
+	Description string
+	Mode        string
+	Enabled     bool
+	Metadata    map[string]string
+	InsertedAt  time.Time
+	UpdatedAt   time.Time
+	CreatedBy   string
+}
+
+type channel struct {
+	seq       uint64
+	ID        string
+	Name      string
+	Channel   string
+	Config    json.RawMessage
+	Events    []string
+	Enabled   bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+type event struct {
+	seq         uint64
+	ID          string
+	BreakerID   string
+	BreakerName string
+	From        string
+	To          string
+	AllowRate   float64
+	Reason      string
+	Timestamp   time.Time
+}
+
+// rebuildIndex recomputes the router → metric → breakers routing index.
+// Callers hold p.mu.
+func (p *project) rebuildIndex() {
+	idx := make(map[string]map[string][]*breaker, len(p.routers))
+	for _, b := range p.sortedBreakers() {
+		for _, rid := range b.routerIDs {
+			m := idx[rid]
+			if m == nil {
+				m = map[string][]*breaker{}
+				idx[rid] = m
+			}
+			m[b.spec.Metric] = append(m[b.spec.Metric], b)
+		}
+	}
+	p.index = idx
+}
+
+func (p *project) sortedBreakers() []*breaker {
+	out := make([]*breaker, 0, len(p.breakers))
+	for _, b := range p.breakers {
+		out = append(out, b)
+	}
+	slices.SortFunc(out, func(a, b *breaker) int { return cmpSeq(a.seq, b.seq) })
+	return out
+}
+
+func (p *project) sortedRouters() []*router {
+	out := make([]*router, 0, len(p.routers))
+	for _, r := range p.routers {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *router) int { return cmpSeq(a.seq, b.seq) })
+	return out
+}
+
+func (p *project) sortedChannels() []*channel {
+	out := make([]*channel, 0, len(p.channels))
+	for _, c := range p.channels {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *channel) int { return cmpSeq(a.seq, b.seq) })
+	return out
+}
+
+// routerBreakers lists the breakers linked to router id, in creation order.
+func (p *project) routerBreakers(id string) []*breaker {
+	var out []*breaker
+	for _, b := range p.sortedBreakers() {
+		if slices.Contains(b.routerIDs, id) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func (p *project) appendEvent(e *event) {
+	if len(p.events) >= maxEventsPerProject {
+		// Forget the oldest tenth at once so that trimming stays cheap.
+		n := copy(p.events, p.events[maxEventsPerProject/10:])
+		clear(p.events[n:])
+		p.events = p.events[:n]
+	}
+	p.events = append(p.events, e)
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cloneStringMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func cloneFloatMap(m map[string]float64) map[string]float64 {
+	out := make(map[string]float64, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// sampleRing keeps the most recent limit samples.
+type sampleRing struct {
+	buf   []Sample
+	start int
+	limit int
+}
+
+func (r *sampleRing) add(s Sample) {
+	if len(r.buf) < r.limit {
+		r.buf = append(r.buf, s)
+		return
+	}
+	r.buf[r.start] = s
+	r.start++
+	if r.start == len(r.buf) {
+		r.start = 0
+	}
+}
+
+func (r *sampleRing) all() []Sample {
+	out := make([]Sample, 0, len(r.buf))
+	out = append(out, r.buf[r.start:]...)
+	return append(out, r.buf[:r.start]...)
+}
