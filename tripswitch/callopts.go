@@ -8,11 +8,12 @@ import (
 
 // A CallOption configures one Execute call or a prepared Call.
 //
-// Call options are plain values: building them and applying them to a call
-// allocates nothing for the common options, so they may be written inline
-// at every call site.
+// Call options are plain values that work on a copy of the call's
+// configuration. With the common options (breakers, router, metrics,
+// tags, trace ID) written inline at the call site, the compiler keeps them
+// on the caller's stack.
 type CallOption interface {
-	applyCall(*callConfig)
+	applyCall(callConfig) callConfig
 }
 
 type callConfig struct {
@@ -32,11 +33,10 @@ type callConfig struct {
 	err         error
 }
 
-func (c *callConfig) fail(err error) {
-	if c.err == nil {
-		c.err = err
-	}
-}
+// Options holding a function are structs of two words rather than bare
+// function types, so that the function is stored behind the interface
+// (not in it) and taking it out does not make every option of the call
+// escape.
 
 // Latency is the metric value that reports the task's duration in
 // milliseconds: WithMetric("latency", tripswitch.Latency).
@@ -64,69 +64,77 @@ type metricSpec struct {
 // Without breakers (or a selector) the call is not gated.
 func WithBreakers(names ...string) CallOption {
 	if len(names) == 1 {
-		// One name, the common case, travels without its slice: the
-		// option then costs one small allocation at most.
-		return breakerOption(names[0])
+		return breakerOption{names[0]} // the common case, without a slice
 	}
-	return breakersOption(slices.Clone(names))
+	return breakersOption{slices.Clone(names)}
 }
 
-type breakerOption string
+type breakerOption struct{ name string }
 
-func (o breakerOption) applyCall(c *callConfig) {
+func (o breakerOption) applyCall(c callConfig) callConfig {
 	if !c.breakersSet {
-		c.single, c.breakersSet = string(o), true
-		return
+		c.single, c.breakersSet = o.name, true
+		return c
 	}
-	breakersOption{string(o)}.applyCall(c)
+	return breakersOption{[]string{o.name}}.applyCall(c)
 }
 
-type breakersOption []string
+type breakersOption struct{ names []string }
 
-func (o breakersOption) applyCall(c *callConfig) {
+func (o breakersOption) applyCall(c callConfig) callConfig {
 	if c.single != "" {
 		c.breakers = []string{c.single}
 		c.single = ""
 	}
-	if c.breakersSet {
-		c.breakers = append(slices.Clip(c.breakers), o...)
-	} else {
-		c.breakers = o
-	}
+	c.breakers = append(slices.Clip(c.breakers), o.names...)
 	c.breakersSet = true
+	return c
 }
 
 // WithBreakerSelector gates the call on the breakers that fn picks from the
 // metadata cache (by name). An empty choice means no gating. Cannot be
 // combined with WithBreakers.
 func WithBreakerSelector(fn func([]BreakerMeta) []string) CallOption {
-	return breakerSelectorOption(fn)
+	return breakerSelectorOption{fn: fn}
 }
 
-type breakerSelectorOption func([]BreakerMeta) []string
+type breakerSelectorOption struct {
+	fn func([]BreakerMeta) []string
+	_  bool
+}
 
-func (o breakerSelectorOption) applyCall(c *callConfig) { c.breakerSel = o }
+func (o breakerSelectorOption) applyCall(c callConfig) callConfig {
+	c.breakerSel = o.fn
+	return c
+}
 
 // WithRouter sends the call's samples to the router with this ID. Without a
 // router (or a router selector) the call emits no samples.
-func WithRouter(routerID string) CallOption { return routerOption(routerID) }
+func WithRouter(routerID string) CallOption { return routerOption{routerID} }
 
-type routerOption string
+type routerOption struct{ id string }
 
-func (o routerOption) applyCall(c *callConfig) {
-	c.router, c.routerSet = string(o), true
+func (o routerOption) applyCall(c callConfig) callConfig {
+	c.router, c.routerSet = o.id, true
+	return c
 }
 
 // WithRouterSelector sends the call's samples to the router that fn picks
 // from the metadata cache (by ID). An empty choice means no samples. Cannot
 // be combined with WithRouter.
 func WithRouterSelector(fn func([]RouterMeta) string) CallOption {
-	return routerSelectorOption(fn)
+	return routerSelectorOption{fn: fn}
 }
 
-type routerSelectorOption func([]RouterMeta) string
+type routerSelectorOption struct {
+	fn func([]RouterMeta) string
+	_  bool
+}
 
-func (o routerSelectorOption) applyCall(c *callConfig) { c.routerSel = o }
+func (o routerSelectorOption) applyCall(c callConfig) callConfig {
+	c.routerSel = o.fn
+	return c
+}
 
 // WithMetric reports one metric for the call. value is Latency (the task's
 // duration in milliseconds), a func() float64 called after the task, or
@@ -136,41 +144,44 @@ func WithMetric(name string, value any) CallOption {
 	if err != nil {
 		return errorOption{err}
 	}
-	return metricOption(m)
+	return metricOption{m}
 }
 
-type metricOption metricSpec
+type metricOption struct{ m metricSpec }
 
-func (o metricOption) applyCall(c *callConfig) {
-	c.metrics = append(c.metrics, metricSpec(o))
+func (o metricOption) applyCall(c callConfig) callConfig {
+	c.metrics = append(slices.Clip(c.metrics), o.m)
+	return c
 }
 
 type errorOption struct{ err error }
 
-func (o errorOption) applyCall(c *callConfig) { c.fail(o.err) }
+func (o errorOption) applyCall(c callConfig) callConfig {
+	if c.err == nil {
+		c.err = o.err
+	}
+	return c
+}
 
 // WithMetrics reports several metrics; see WithMetric for the values.
 func WithMetrics(metrics map[string]any) CallOption {
 	names := slices.Sorted(maps.Keys(metrics))
 	specs := make([]metricSpec, 0, len(names))
-	var err error
 	for _, name := range names {
-		m, e := newMetricSpec(name, metrics[name])
-		if e != nil && err == nil {
-			err = e
+		m, err := newMetricSpec(name, metrics[name])
+		if err != nil {
+			return errorOption{err}
 		}
 		specs = append(specs, m)
 	}
-	if err != nil {
-		return errorOption{err}
-	}
-	return metricsOption(specs)
+	return metricsOption{specs}
 }
 
-type metricsOption []metricSpec
+type metricsOption struct{ ms []metricSpec }
 
-func (o metricsOption) applyCall(c *callConfig) {
-	c.metrics = append(c.metrics, o...)
+func (o metricsOption) applyCall(c callConfig) callConfig {
+	c.metrics = append(slices.Clip(c.metrics), o.ms...)
+	return c
 }
 
 func newMetricSpec(name string, value any) (metricSpec, error) {
@@ -235,20 +246,25 @@ func WithDeferredMetrics[T any](fn func(T, error) map[string]float64) CallOption
 
 type deferredOption struct{ fn any }
 
-func (o deferredOption) applyCall(c *callConfig) { c.deferred = o.fn }
+func (o deferredOption) applyCall(c callConfig) callConfig {
+	c.deferred = o.fn
+	return c
+}
 
 // WithTags adds tags to the call's samples; they win over the client's
 // global tags. The map is copied.
 func WithTags(tags map[string]string) CallOption {
-	return tagsOption(maps.Clone(tags))
+	return tagsOption{maps.Clone(tags)}
 }
 
-type tagsOption map[string]string
+type tagsOption struct{ tags map[string]string }
 
-func (o tagsOption) applyCall(c *callConfig) {
-	for k, v := range o {
-		c.addTag(k, v)
-	}
+func (o tagsOption) applyCall(c callConfig) callConfig {
+	m := make(map[string]string, len(c.tags)+len(o.tags))
+	maps.Copy(m, c.tags)
+	maps.Copy(m, o.tags)
+	c.tags = m
+	return c
 }
 
 // WithTag adds one tag to the call's samples.
@@ -258,47 +274,56 @@ func WithTag(key, value string) CallOption {
 
 type tagOption struct{ key, value string }
 
-func (o tagOption) applyCall(c *callConfig) { c.addTag(o.key, o.value) }
-
-func (c *callConfig) addTag(k, v string) {
-	if c.tags == nil {
-		c.tags = make(map[string]string, 2)
-	}
-	c.tags[k] = v
+func (o tagOption) applyCall(c callConfig) callConfig {
+	m := make(map[string]string, len(c.tags)+1)
+	maps.Copy(m, c.tags)
+	m[o.key] = o.value
+	c.tags = m
+	return c
 }
 
 // WithIgnoreErrors makes task errors matching any of errs (errors.Is)
 // count as successes.
 func WithIgnoreErrors(errs ...error) CallOption {
-	return ignoreOption(errs)
+	return ignoreOption{slices.Clone(errs)}
 }
 
-type ignoreOption []error
+type ignoreOption struct{ errs []error }
 
-func (o ignoreOption) applyCall(c *callConfig) {
-	c.ignore = append(slices.Clip(c.ignore), o...)
+func (o ignoreOption) applyCall(c callConfig) callConfig {
+	c.ignore = append(slices.Clip(c.ignore), o.errs...)
+	return c
 }
 
 // WithErrorEvaluator decides whether a task error is a failure (true) or
 // not (false). It is called only for non-nil errors and takes precedence
 // over WithIgnoreErrors.
 func WithErrorEvaluator(fn func(error) bool) CallOption {
-	return evaluatorOption(fn)
+	return evaluatorOption{fn: fn}
 }
 
-type evaluatorOption func(error) bool
+type evaluatorOption struct {
+	fn func(error) bool
+	_  bool
+}
 
-func (o evaluatorOption) applyCall(c *callConfig) { c.evaluator = o }
+func (o evaluatorOption) applyCall(c callConfig) callConfig {
+	c.evaluator = o.fn
+	return c
+}
 
 // WithTraceID sets the trace ID of the call's samples, overriding the
 // client's extractor.
 func WithTraceID(traceID string) CallOption {
-	return traceIDOption(traceID)
+	return traceIDOption{traceID}
 }
 
-type traceIDOption string
+type traceIDOption struct{ id string }
 
-func (o traceIDOption) applyCall(c *callConfig) { c.traceID = string(o) }
+func (o traceIDOption) applyCall(c callConfig) callConfig {
+	c.traceID = o.id
+	return c
+}
 
 // breakerNames returns the named breakers (allocating for a single one).
 func (c *callConfig) breakerNames() []string {
@@ -318,27 +343,26 @@ func (c *callConfig) validate() error {
 	if c.err != nil {
 		return c.err
 	}
-	if c.breakersSet && c.breakerSel != nil {
-		return conflictError("WithBreakers", "WithBreakerSelector")
-	}
-	if c.routerSet && c.routerSel != nil {
-		return conflictError("WithRouter", "WithRouterSelector")
-	}
-	if c.breakersSet && c.single == "" && len(c.breakers) == 0 {
-		return optionError("WithBreakers", "no breaker names")
-	}
-	for _, b := range c.breakerNames() {
-		if b == "" {
-			return optionError("WithBreakers", "empty breaker name")
+	if c.breakersSet {
+		if c.breakerSel != nil {
+			return conflictError("WithBreakers", "WithBreakerSelector")
+		}
+		if c.single == "" && (len(c.breakers) == 0 || slices.Contains(c.breakers, "")) {
+			return optionError("WithBreakers", "breaker names must not be empty")
 		}
 	}
-	if c.routerSet && c.router == "" {
-		return optionError("WithRouter", "empty router ID")
+	if c.routerSet {
+		if c.routerSel != nil {
+			return conflictError("WithRouter", "WithRouterSelector")
+		}
+		if c.router == "" {
+			return optionError("WithRouter", "empty router ID")
+		}
 	}
-	for i, m := range c.metrics {
+	for i := 1; i < len(c.metrics); i++ {
 		for _, o := range c.metrics[:i] {
-			if o.name == m.name {
-				return optionError("WithMetric", "metric %q given twice", m.name)
+			if o.name == c.metrics[i].name {
+				return optionError("WithMetric", "metric %q given twice", o.name)
 			}
 		}
 	}
@@ -351,41 +375,47 @@ func deferredTypeError[T any](d any) error {
 }
 
 // collectCallOptions applies opts in order. The type switch calls each
-// known option statically, so the small apply methods are inlined and the
-// compiler can keep options and the config on the caller's stack.
+// known option statically, so the compiler sees every flow and can keep the
+// options and the config on the caller's stack.
 func collectCallOptions(opts []CallOption) (c callConfig) {
 	for _, o := range opts {
 		switch o := o.(type) {
+		// The most common options are applied in place rather than by
+		// copying the config through applyCall.
 		case breakerOption:
-			o.applyCall(&c)
-		case breakersOption:
-			o.applyCall(&c)
+			if c.breakersSet {
+				c = o.applyCall(c)
+			} else {
+				c.single, c.breakersSet = o.name, true
+			}
 		case routerOption:
-			o.applyCall(&c)
+			c.router, c.routerSet = o.id, true
 		case metricOption:
-			o.applyCall(&c)
-		case tagOption:
-			o.applyCall(&c)
+			c.metrics = append(slices.Clip(c.metrics), o.m)
 		case traceIDOption:
-			o.applyCall(&c)
+			c.traceID = o.id
+		case tagOption:
+			c = o.applyCall(c)
+		case breakersOption:
+			c = o.applyCall(c)
 		case breakerSelectorOption:
-			o.applyCall(&c)
+			c = o.applyCall(c)
 		case routerSelectorOption:
-			o.applyCall(&c)
+			c = o.applyCall(c)
 		case metricsOption:
-			o.applyCall(&c)
+			c = o.applyCall(c)
 		case deferredOption:
-			o.applyCall(&c)
+			c = o.applyCall(c)
 		case tagsOption:
-			o.applyCall(&c)
+			c = o.applyCall(c)
 		case ignoreOption:
-			o.applyCall(&c)
+			c = o.applyCall(c)
 		case evaluatorOption:
-			o.applyCall(&c)
+			c = o.applyCall(c)
 		case errorOption:
-			o.applyCall(&c)
+			c = o.applyCall(c)
 		case nil:
-			c.fail(optionError("CallOption", "nil option"))
+			c = errorOption{optionError("CallOption", "nil option")}.applyCall(c)
 		}
 	}
 	return c
