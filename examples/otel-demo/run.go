@@ -1,0 +1,370 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tripswitch-otel/tripswitch-go/exporter"
+	"github.com/tripswitch-otel/tripswitch-go/otelbridge"
+	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
+)
+
+// Sample metrics of the payments router, one per source.
+const (
+	spanMetric     = "span.latency"                 // otelbridge.SpanProcessor: checkout's client spans
+	exporterMetric = "http.client.request.duration" // exporter: otelhttp's client histogram
+)
+
+// Timeouts of the demo's own plumbing.
+const (
+	connectTimeout  = 20 * time.Second // first state event from the server
+	shutdownTimeout = 15 * time.Second // flushing and stopping everything
+)
+
+// run sets everything up, drives the schedule, tears everything down
+// (flushing samples, spans and metrics) and returns what happened. It
+// returns an error only when the demo could not run; whether the breakers
+// behaved is summary.OK. Cancelling ctx ends the load early.
+func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
+	sched := newSchedule(cfg.Duration)
+	paint := painter(cfg.Color)
+	st := &stack{}
+	// Teardown never depends on ctx: an interrupted run still flushes.
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		_ = st.closeAll(sctx)
+	}()
+
+	be, err := startBackend(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.backend = be
+
+	specs := sched.breakers()
+	var routerID string
+	var breakerIDs map[string]string
+	if be.Admin != nil {
+		if routerID, breakerIDs, err = be.provision(ctx, specs); err != nil {
+			return nil, err
+		}
+	}
+
+	tel, err := newTelemetry(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.tel = tel
+
+	bridge, err := otelbridge.New(otelbridge.WithMeterProvider(tel.meters))
+	if err != nil {
+		return nil, fmt.Errorf("otelbridge: %w", err)
+	}
+	st.bridge = bridge
+
+	tl := newTimeline()
+	rej := new(rejections)
+	opts := append(bridge.ClientOptions(),
+		tripswitch.WithBaseURL(be.BaseURL),
+		tripswitch.WithProjectKey(be.ProjectKey),
+		tripswitch.WithIngestSecret(be.IngestSecret),
+		tripswitch.WithFlushInterval(cfg.FlushInterval),
+		tripswitch.WithGlobalTags(map[string]string{"service": "checkout"}),
+		tripswitch.WithHooks(tripswitch.Hooks{StateChange: tl.observe, Rejected: rej.observe}),
+	)
+	if be.InsecureHTTP {
+		opts = append(opts, tripswitch.WithInsecureHTTP())
+	}
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	client, err := tripswitch.NewClient(cctx, be.ProjectID, opts...)
+	cancel()
+	if err != nil {
+		if be.Admin == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("tripswitch client: %w (the project needs the breakers %q; set TRIPSWITCH_ADMIN_KEY to let the demo create them)", err, breakerNames)
+		}
+		return nil, fmt.Errorf("tripswitch client: %w", err)
+	}
+	st.client = client
+	if err := bridge.Observe(client); err != nil {
+		return nil, fmt.Errorf("otelbridge: %w", err)
+	}
+	if routerID == "" {
+		if routerID, err = waitForRouter(ctx, client); err != nil {
+			return nil, err
+		}
+	}
+
+	// The exporter forwards otelhttp's client-duration histogram, and the
+	// span processor checkout's client spans, to the payments router.
+	exp, err := exporter.New(client, []exporter.Route{{
+		Instrument: exporterMetric,
+		Scope:      otelhttp.ScopeName,
+		Router:     routerID,
+		OK:         exporter.HTTPStatusOK,
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("exporter: %w", err)
+	}
+	tel.forward.set(exp)
+	spans, err := otelbridge.NewSpanProcessor(client, otelbridge.Rule{
+		Kind:   trace.SpanKindClient,
+		Scope:  otelhttp.ScopeName,
+		Router: routerID,
+		Metric: spanMetric,
+		OK:     otelbridge.OKBelowHTTPStatus(500),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("span processor: %w", err)
+	}
+	tel.checkout.RegisterSpanProcessor(spans)
+
+	payCall, err := tripswitch.Prepare[string](client,
+		tripswitch.WithBreakers(breakerNames...),
+		tripswitch.WithRouter(routerID),
+		tripswitch.WithMetric(latencyMetric, tripswitch.Latency),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("prepare payments call: %w", err)
+	}
+
+	// The services.
+	var startNs atomic.Int64
+	phaseNow := func() phase { return sched.at(time.Duration(time.Now().UnixNano() - startNs.Load())) }
+	paymentsURL, err := st.serve("127.0.0.1:0", "/pay", otelhttp.NewHandler(newPayments(cfg.Seed, phaseNow), "payments",
+		otelhttp.WithTracerProvider(tel.payments),
+		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
+		otelhttp.WithPropagators(tel.propagator),
+	))
+	if err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
+	}
+	paymentsTransport := newTransport()
+	st.transports = append(st.transports, paymentsTransport)
+	ck := &checkout{
+		pay: payCall,
+		http: &http.Client{Transport: otelhttp.NewTransport(paymentsTransport,
+			otelhttp.WithTracerProvider(tel.checkout),
+			otelhttp.WithMeterProvider(tel.meters),
+			otelhttp.WithPropagators(tel.propagator),
+		)},
+		paymentsURL: paymentsURL,
+	}
+	checkoutURL, err := st.serve(cfg.CheckoutAddr, "/checkout", otelhttp.NewHandler(ck, "checkout",
+		otelhttp.WithTracerProvider(tel.checkout),
+		otelhttp.WithMeterProvider(tel.meters),
+		otelhttp.WithPropagators(tel.propagator),
+	))
+	if err != nil {
+		return nil, fmt.Errorf("checkout: -checkout-addr %s: %w", cfg.CheckoutAddr, err)
+	}
+	var metricsURL string
+	if tel.metrics != nil {
+		if metricsURL, err = st.serve(cfg.MetricsAddr, "/metrics", tel.metrics); err != nil {
+			return nil, fmt.Errorf("metrics endpoint: -metrics-addr %s: %w", cfg.MetricsAddr, err)
+		}
+	}
+
+	writeHeader(stdout, paint, headerInfo{
+		cfg: cfg, sched: sched, backend: be, routerID: routerID, specs: specs,
+		provisioned: be.Admin != nil, checkoutURL: checkoutURL, metricsURL: metricsURL,
+	})
+	if cfg.ready != nil {
+		cfg.ready(readyInfo{MetricsURL: metricsURL, CheckoutURL: checkoutURL, Server: be.Local, ProjectID: be.ProjectID, RouterID: routerID})
+	}
+
+	// The load, and one progress line a second.
+	loadTransport := newTransport()
+	st.transports = append(st.transports, loadTransport)
+	ld := &load{url: checkoutURL, http: &http.Client{Transport: loadTransport}, sched: sched}
+	start := time.Now()
+	startNs.Store(start.UnixNano())
+	tl.begin(start, client.States())
+	loadDone := make(chan struct{})
+	go func() {
+		defer close(loadDone)
+		ld.run(ctx, start, cfg.RPS)
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var last time.Duration // when the previous line was printed
+	for running := true; running; {
+		select {
+		case <-tick.C:
+		case <-loadDone:
+			running = false
+		}
+		at := time.Since(start)
+		// The answers still in flight when the schedule ends are counted
+		// in the summary; they get a line of their own only after an
+		// interruption, or when they cover a good part of a second.
+		t := ld.takeInterval()
+		if running || (t.Requests() > 0 && (ctx.Err() != nil || at-last >= time.Second/2)) {
+			writeLine(stdout, progressLine(paint, at, sched.at(at-time.Millisecond), t, client.States()))
+			last = at
+		}
+	}
+	end := time.Since(start)
+
+	sum := &summary{
+		Schedule:    sched,
+		Elapsed:     end,
+		Interrupted: ctx.Err() != nil,
+		Phases:      ld.byPhase(),
+		Final:       client.States(),
+		Rejected:    rej.snapshot(),
+	}
+	sum.Initial, sum.Changes = tl.snapshot()
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	shutdownErr := st.closeClientSide(sctx)
+	sum.Samples = client.Stats()
+	if be.Admin != nil {
+		sum.Events = serverEvents(sctx, be, start, breakerIDs)
+	}
+	if be.Local != nil {
+		sum.AtServer = make(map[string]int)
+		for _, s := range be.Local.Samples(be.ProjectID) {
+			if s.RouterID == routerID {
+				sum.AtServer[s.Metric]++
+				if s.TraceID != "" {
+					sum.Traced++
+				}
+			}
+		}
+	}
+	sum.derive()
+	writeSummary(stdout, paint, sum)
+	if shutdownErr != nil {
+		return sum, fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	return sum, nil
+}
+
+// rejections counts rejected calls by reason; it is the client's Rejected
+// hook.
+type rejections struct {
+	open, throttled, unavailable atomic.Int64
+}
+
+func (r *rejections) observe(_ context.Context, err *tripswitch.BreakerError) {
+	switch err.Reason {
+	case tripswitch.ReasonOpen:
+		r.open.Add(1)
+	case tripswitch.ReasonThrottled:
+		r.throttled.Add(1)
+	default:
+		r.unavailable.Add(1)
+	}
+}
+
+func (r *rejections) snapshot() map[string]int {
+	return map[string]int{
+		tripswitch.ReasonOpen.String():        int(r.open.Load()),
+		tripswitch.ReasonThrottled.String():   int(r.throttled.Load()),
+		tripswitch.ReasonUnavailable.String(): int(r.unavailable.Load()),
+	}
+}
+
+// waitForRouter looks the payments router up in the client's metadata,
+// waiting for the first metadata sync.
+func waitForRouter(ctx context.Context, c *tripswitch.Client) (string, error) {
+	deadline := time.Now().Add(connectTimeout)
+	for {
+		id, err := lookupRouter(c)
+		if !errors.Is(err, tripswitch.ErrMetadataUnavailable) || time.Now().After(deadline) {
+			return id, err
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 256
+	return t
+}
+
+// stack holds what run started, to stop it in a safe order.
+type stack struct {
+	backend    *backend
+	tel        *telemetry
+	bridge     *otelbridge.Bridge
+	client     *tripswitch.Client
+	servers    []*http.Server
+	serving    sync.WaitGroup
+	transports []*http.Transport
+
+	clientSideDone bool
+}
+
+// serve listens on addr and serves h at path; it returns the URL of path.
+func (s *stack) serve(addr, path string, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(path, h)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	s.servers = append(s.servers, srv)
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		_ = srv.Serve(ln)
+	}()
+	return "http://" + ln.Addr().String() + path, nil
+}
+
+// closeClientSide stops the services, flushes spans and metrics (the last
+// metric collection feeds the exporter, spans feed the span processor),
+// and closes the client, which delivers every buffered sample.
+func (s *stack) closeClientSide(ctx context.Context) error {
+	if s.clientSideDone {
+		return nil
+	}
+	s.clientSideDone = true
+	var errs []error
+	for _, srv := range s.servers {
+		errs = append(errs, srv.Shutdown(ctx))
+	}
+	s.serving.Wait()
+	if s.tel != nil {
+		errs = append(errs, s.tel.shutdown(ctx))
+	}
+	if s.bridge != nil {
+		errs = append(errs, s.bridge.Shutdown(ctx))
+	}
+	if s.client != nil {
+		errs = append(errs, s.client.Close(ctx))
+	}
+	for _, t := range s.transports {
+		t.CloseIdleConnections()
+	}
+	return errors.Join(errs...)
+}
+
+// closeAll stops everything, the server last.
+func (s *stack) closeAll(ctx context.Context) error {
+	err := s.closeClientSide(ctx)
+	if s.backend != nil {
+		err = errors.Join(err, s.backend.close(ctx))
+	}
+	return err
+}
