@@ -32,9 +32,9 @@ func (a *anchor) offset() time.Duration {
 	return time.Since(a.base)
 }
 
-// wallMs converts an offset to Unix milliseconds.
-func (a *anchor) wallMs(off time.Duration) int64 {
-	return (a.baseNs + int64(off)) / int64(time.Millisecond)
+// wallNs converts an offset to Unix nanoseconds.
+func (a *anchor) wallNs(off time.Duration) int64 {
+	return a.baseNs + int64(off)
 }
 
 type clockRef = atomic.Pointer[anchor]

@@ -148,12 +148,12 @@ func (p *Call[T]) Execute(ctx context.Context, task func() (T, error)) (T, error
 	defer func() {
 		if !finished {
 			// task panicked: report a failure and let the panic go on.
-			p.emit(ctx, router, clk.wallMs(start), clk.offset()-start, false, res, errTaskPanicked)
+			p.emit(ctx, router, clk.wallNs(start), clk.offset()-start, false, res, errTaskPanicked)
 		}
 	}()
 	res, err = task()
 	finished = true
-	p.emit(ctx, router, clk.wallMs(start), clk.offset()-start, p.ok(err), res, err)
+	p.emit(ctx, router, clk.wallNs(start), clk.offset()-start, p.ok(err), res, err)
 	return res, err
 }
 
@@ -288,11 +288,11 @@ func (p *Call[T]) ok(err error) bool {
 }
 
 // emit queues one sample per metric of the call.
-func (p *Call[T]) emit(ctx context.Context, router string, tsMs int64, took time.Duration, ok bool, res T, err error) {
+func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time.Duration, ok bool, res T, err error) {
 	c := p.c
 	s := wire.Sample{
 		RouterID: router,
-		TsMs:     tsMs,
+		TsMs:     tsNs / int64(time.Millisecond),
 		OK:       ok,
 		Tags:     p.tags,
 		TraceID:  p.traceID,
@@ -316,7 +316,7 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsMs int64, took time
 			}
 			s.Value = v
 		}
-		c.pipe.push(&s)
+		c.pipe.push(&s, tsNs)
 	}
 	if p.deferred != nil && err != errTaskPanicked {
 		var extra map[string]float64
@@ -328,7 +328,7 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsMs int64, took time
 				continue
 			}
 			s.Metric, s.Value = name, v
-			c.pipe.push(&s)
+			c.pipe.push(&s, tsNs)
 		}
 	}
 }

@@ -28,8 +28,8 @@ func (c *Client) runFlusher(ctx context.Context) {
 		batch:  make([]wire.Sample, 0, min(c.cfg.batchSize, c.cfg.bufferCapacity, 1024)),
 		logged: map[int]bool{},
 	}
-	// The loop wakes at least once a second to re-anchor the clock used
-	// for sample timestamps.
+	// The loop wakes at least once a second, to re-anchor the clock used
+	// for sample timestamps and to send full batches.
 	const anchorPeriod = time.Second
 	nextInterval := time.Now().Add(c.cfg.flushInterval)
 	timer := time.NewTimer(0)
@@ -60,6 +60,10 @@ func (c *Client) runFlusher(ctx context.Context) {
 			case !now.Before(nextInterval):
 				_ = f.deliver(ctx, 0)
 				nextInterval = now.Add(c.cfg.flushInterval)
+			default:
+				// Full batches whose last samples are still staged did
+				// not signal; send them now.
+				_ = f.deliver(ctx, c.cfg.batchSize)
 			}
 		}
 		c.reanchor()

@@ -1,15 +1,24 @@
 package tripswitch
 
 import (
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
 
 // pipeline is the bounded sample buffer between producers and the flusher.
 //
-// Samples live in a ring addressed by monotonically increasing sequence
+// Producers stage samples in small buffers picked by goroutine (see
+// stage), so that concurrent callers rarely touch the same lock or cache
+// line. A full stage moves to the central ring in push order; whenever the
+// flusher or Stats looks, every stage is drained, several stages merged by
+// timestamp, so that the ring holds samples oldest first.
+//
+// Samples in the ring are addressed by monotonically increasing sequence
 // numbers. The flusher copies the oldest samples out (the batch in flight),
 // sends them, and only then advances the head, so a batch that fails stays
 // queued and is retried oldest first. When the ring is full a new sample
@@ -18,19 +27,24 @@ import (
 // (it is counted in overwritten meanwhile, and still buffered: the flusher
 // holds its copy).
 //
-// At every moment, under mu:
-// produced = delivered + dropped + (tail - head) + overwritten.
+// With mu and every stage locked:
+// Σ produced = delivered + Σ discarded + dropped + (tail - head) + overwritten
+// + Σ (staged + in transit).
 type pipeline struct {
-	mu        sync.Mutex
+	stages    []stage
+	stageMask uint32
+	stageCap  int
+	closed    atomic.Bool // intake stopped: new samples are counted as dropped
+
+	mu        sync.Mutex // the ring; taken before any stage lock
 	ring      []wire.Sample
 	head      uint64 // sequence of the oldest buffered sample
 	tail      uint64 // sequence of the next sample
 	headPos   int    // ring index of head
 	tailPos   int    // ring index of tail
-	produced  uint64
 	delivered uint64
 	dropped   uint64
-	closed    bool // intake stopped: new samples are counted as dropped
+	runs      [][]staged // scratch for merging stages
 
 	// The batch in flight covers sequences [flightStart, flightEnd).
 	inFlight    bool
@@ -42,39 +56,147 @@ type pipeline struct {
 	notify    chan struct{} // signals the flusher that a full batch is ready
 }
 
+// staged is a sample waiting in a stage, with its ordering key.
+type staged struct {
+	s   wire.Sample
+	key int64 // Unix nanoseconds of the sample
+}
+
+// stage is one producer-side buffer, padded to its own cache lines.
+type stage struct {
+	mu        sync.Mutex
+	buf       []staged
+	spare     []staged // swapped in by drain, so draining allocates nothing
+	inTransit int      // samples of a full run on their way to the ring
+	produced  uint64
+	discarded uint64 // produced after close, or unusable
+	_         [64]byte
+}
+
 func newPipeline(capacity, batchSize int) *pipeline {
-	return &pipeline{
+	n := 1
+	for n < 4*runtime.GOMAXPROCS(0) && n < 64 {
+		n *= 2
+	}
+	// A stage holds at most a fraction of a batch and of the buffer, so
+	// that batching and overflow stay close to exact.
+	stageCap := min(64, max(1, min(capacity, batchSize)/n))
+	p := &pipeline{
+		stages:    make([]stage, n),
+		stageMask: uint32(n - 1),
+		stageCap:  stageCap,
 		ring:      make([]wire.Sample, capacity),
+		runs:      make([][]staged, 0, n),
 		batchSize: batchSize,
 		notify:    make(chan struct{}, 1),
 	}
+	for i := range p.stages {
+		p.stages[i].buf = make([]staged, 0, stageCap)
+		p.stages[i].spare = make([]staged, 0, stageCap)
+	}
+	return p
 }
 
-// push queues one sample. It never blocks.
-func (p *pipeline) push(s *wire.Sample) {
-	p.mu.Lock()
-	p.produced++
-	if p.closed {
-		p.dropped++
-		p.mu.Unlock()
+// push queues one sample taken at key (Unix nanoseconds). It never blocks
+// on I/O and holds one uncontended lock in the common case.
+func (p *pipeline) push(s *wire.Sample, key int64) {
+	st := p.stage()
+	st.mu.Lock()
+	st.produced++
+	if p.closed.Load() {
+		st.discarded++
+		st.mu.Unlock()
 		return
 	}
-	if int(p.tail-p.head) == len(p.ring) {
-		if p.inFlight && p.head >= p.flightStart && p.head < p.flightEnd {
-			p.overwritten++
-		} else {
-			p.dropped++
-		}
-		p.ring[p.headPos] = wire.Sample{}
-		p.head++
-		p.headPos = p.next(p.headPos)
+	st.buf = append(st.buf, staged{*s, key})
+	if len(st.buf) < p.stageCap || st.spare == nil {
+		st.mu.Unlock()
+		return
 	}
-	p.ring[p.tailPos] = *s
-	p.tail++
-	p.tailPos = p.next(p.tailPos)
-	full := int(p.tail-p.head) == p.batchSize
+	// The stage is full: move it to the ring, in push order. Until it is
+	// there the run is counted as in transit.
+	run := st.buf
+	st.buf, st.spare = st.spare, nil
+	st.inTransit = len(run)
+	st.mu.Unlock()
+
+	p.mu.Lock()
+	for i := range run {
+		p.appendLocked(&run[i].s)
+	}
+	p.notifyLocked()
+	clear(run)
+	st.mu.Lock()
+	st.inTransit = 0
+	st.spare = run[:0]
+	st.mu.Unlock()
 	p.mu.Unlock()
-	if full {
+}
+
+// stage picks the caller's stage from the address of its stack, which is
+// stable for a goroutine: samples of one goroutine stay in push order
+// (unless its stack is moved as it grows, which can reorder the samples
+// around that moment), and concurrent goroutines mostly use different
+// stages.
+func (p *pipeline) stage() *stage {
+	var mark byte
+	x := uint64(uintptr(unsafe.Pointer(&mark))) >> 10
+	h := uint32((x * 0x9E3779B97F4A7C15) >> 40) // Fibonacci hashing: the top bits mix best
+	return &p.stages[h&p.stageMask]
+}
+
+// drainLocked moves every staged sample into the ring, oldest first. The
+// caller holds mu.
+func (p *pipeline) drainLocked() {
+	runs := p.runs[:0]
+	for i := range p.stages {
+		st := &p.stages[i]
+		st.mu.Lock()
+		if len(st.buf) > 0 {
+			runs = append(runs, st.buf)
+			if st.spare != nil {
+				st.buf, st.spare = st.spare, nil
+			} else {
+				st.buf = make([]staged, 0, p.stageCap)
+			}
+		}
+		st.mu.Unlock()
+	}
+	if len(runs) == 0 {
+		return
+	}
+	if len(runs) == 1 {
+		// One producer (or one stage): push order is oldest first.
+		for i := range runs[0] {
+			p.appendLocked(&runs[0][i].s)
+		}
+	} else {
+		p.mergeLocked(runs)
+	}
+	// Hand the emptied buffers back as spares to stages that lack one and
+	// have no run in transit (whose pusher restores its own spare).
+	j := 0
+	for i := range p.stages {
+		if j == len(runs) {
+			break
+		}
+		st := &p.stages[i]
+		st.mu.Lock()
+		if st.spare == nil && st.inTransit == 0 {
+			clear(runs[j])
+			st.spare = runs[j][:0]
+			j++
+		}
+		st.mu.Unlock()
+	}
+	clear(runs)
+	p.runs = runs[:0]
+	p.notifyLocked()
+}
+
+// notifyLocked signals the flusher when a full batch is in the ring.
+func (p *pipeline) notifyLocked() {
+	if int(p.tail-p.head) >= p.batchSize {
 		select {
 		case p.notify <- struct{}{}:
 		default:
@@ -82,12 +204,69 @@ func (p *pipeline) push(s *wire.Sample) {
 	}
 }
 
-// drop counts a sample that was produced but could not be queued.
+// mergeLocked appends the samples of several stages in timestamp order:
+// each stage is sorted, then the stages are merged. There are few stages,
+// so a linear scan for the smallest head is cheapest.
+func (p *pipeline) mergeLocked(runs [][]staged) {
+	for _, run := range runs {
+		sortByKey(run)
+	}
+	var pos [64]int // stages are capped at 64
+	for {
+		best := -1
+		for i, run := range runs {
+			if pos[i] < len(run) && (best < 0 || run[pos[i]].key < runs[best][pos[best]].key) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return
+		}
+		p.appendLocked(&runs[best][pos[best]].s)
+		pos[best]++
+	}
+}
+
+// sortByKey sorts a stage's samples; they arrive nearly sorted, which
+// insertion sort handles in linear time.
+func sortByKey(run []staged) {
+	for i := 1; i < len(run); i++ {
+		if run[i].key >= run[i-1].key {
+			continue
+		}
+		x := run[i]
+		j := i
+		for ; j > 0 && run[j-1].key > x.key; j-- {
+			run[j] = run[j-1]
+		}
+		run[j] = x
+	}
+}
+
+// appendLocked puts one sample at the tail of the ring, overwriting the
+// oldest when the ring is full. The caller holds mu.
+func (p *pipeline) appendLocked(s *wire.Sample) {
+	if int(p.tail-p.head) == len(p.ring) {
+		if p.inFlight && p.head >= p.flightStart && p.head < p.flightEnd {
+			p.overwritten++
+		} else {
+			p.dropped++
+		}
+		p.head++ // headPos == tailPos: the slot is overwritten below
+		p.headPos = p.next(p.headPos)
+	}
+	p.ring[p.tailPos] = *s
+	p.tail++
+	p.tailPos = p.next(p.tailPos)
+}
+
+// drop counts samples that were produced but could not be queued.
 func (p *pipeline) drop(n int) {
-	p.mu.Lock()
-	p.produced += uint64(n)
-	p.dropped += uint64(n)
-	p.mu.Unlock()
+	st := p.stage()
+	st.mu.Lock()
+	st.produced += uint64(n)
+	st.discarded += uint64(n)
+	st.mu.Unlock()
 }
 
 func (p *pipeline) next(i int) int {
@@ -103,6 +282,7 @@ func (p *pipeline) next(i int) int {
 func (p *pipeline) take(dst []wire.Sample, max int) []wire.Sample {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.drainLocked()
 	n := min(int(p.tail-p.head), max)
 	dst = dst[:0]
 	pos := p.headPos
@@ -161,7 +341,8 @@ func (p *pipeline) endFlight() {
 func (p *pipeline) close(discard bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.closed = true
+	p.closed.Store(true)
+	p.drainLocked()
 	if discard {
 		for p.head < p.tail {
 			p.ring[p.headPos] = wire.Sample{}
@@ -179,16 +360,30 @@ type pipelineCounts struct {
 	buffered                     int
 }
 
+// counts returns a consistent snapshot: it drains the stages and reads
+// every counter with all locks held.
 func (p *pipeline) counts() pipelineCounts {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return pipelineCounts{p.produced, p.delivered, p.dropped, int(p.tail-p.head) + int(p.overwritten)}
+	p.drainLocked()
+	pc := pipelineCounts{delivered: p.delivered, dropped: p.dropped, buffered: int(p.tail-p.head) + int(p.overwritten)}
+	for i := range p.stages {
+		st := &p.stages[i]
+		st.mu.Lock()
+	}
+	for i := range p.stages {
+		st := &p.stages[i]
+		pc.produced += st.produced
+		pc.dropped += st.discarded
+		pc.buffered += len(st.buf) + st.inTransit // pushed since the drain above
+		st.mu.Unlock()
+	}
+	return pc
 }
 
+// buffered is the number of samples waiting for delivery.
 func (p *pipeline) buffered() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return int(p.tail-p.head) + int(p.overwritten)
+	return p.counts().buffered
 }
 
 // retryDelay is the capped exponential backoff for a failed batch: 100 ms,

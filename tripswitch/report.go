@@ -44,7 +44,7 @@ func (c *Client) Report(ctx context.Context, s Sample) error {
 	if s.TraceID == "" && c.traceIDFn != nil {
 		s.TraceID = c.extractTraceID(ctx)
 	}
-	return c.push(&wire.Sample{
+	return c.push(s.Time.UnixNano(), &wire.Sample{
 		RouterID: s.RouterID,
 		Metric:   s.Metric,
 		TsMs:     s.Time.UnixMilli(),
@@ -55,8 +55,8 @@ func (c *Client) Report(ctx context.Context, s Sample) error {
 	})
 }
 
-func (c *Client) push(s *wire.Sample) error {
-	c.pipe.push(s)
+func (c *Client) push(key int64, s *wire.Sample) error {
+	c.pipe.push(s, key)
 	if c.closed.Load() {
 		return ErrClosed
 	}
@@ -98,7 +98,7 @@ func (r *Reporter) Report(ctx context.Context, t time.Time, value float64, ok bo
 	if traceID == "" && c.traceIDFn != nil {
 		traceID = c.extractTraceID(ctx)
 	}
-	return c.push(&wire.Sample{
+	return c.push(t.UnixNano(), &wire.Sample{
 		RouterID: r.router,
 		Metric:   r.metric,
 		TsMs:     t.UnixMilli(),
