@@ -41,7 +41,8 @@ const maxPending = 1024
 // NewClient and Observe (up to 1024) are recorded at Observe. A Bridge is
 // safe for concurrent use.
 type Bridge struct {
-	inst instruments
+	cfg  []Option    // New's options; Observe's are applied after them
+	inst instruments // created by Observe
 
 	mu      sync.Mutex
 	bound   atomic.Pointer[binding] // nil until Observe
@@ -55,16 +56,12 @@ type Bridge struct {
 	now func() time.Time
 }
 
-// New creates the Bridge's instruments with the configured MeterProvider.
-// It returns an error when the provider refuses an instrument.
+// New returns a Bridge. Its instruments are created by Observe, with the
+// MeterProvider given to Observe or else to New (default: the global one),
+// so that a MeterProvider whose readers need the client (such as one
+// exporting through package exporter) can be built after the client.
 func New(opts ...Option) (*Bridge, error) {
-	cfg := newConfig(opts)
-	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
-	b := &Bridge{now: time.Now}
-	if err := b.inst.init(meter); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return &Bridge{cfg: opts, now: time.Now}, nil
 }
 
 // ClientOptions returns the options that connect a client to the Bridge:
@@ -81,14 +78,16 @@ func (b *Bridge) ClientOptions() []tripswitch.Option {
 	}
 }
 
-// Observe starts publishing client's breaker states and health through the
-// Bridge's observable instruments, read from client.States and client.Stats
-// at every collection. A breaker the client no longer knows (deleted on the
+// Observe creates the Bridge's instruments (with the MeterProvider of opts,
+// else of New's options, else the global one) and starts publishing
+// client's breaker states and health through them, read from client.States
+// and client.Stats at every collection. It returns an error when the
+// provider refuses an instrument. A breaker the client no longer knows (deleted on the
 // server, once the client's metadata sync has noticed) is absent from the
 // next collection. Observe returns
 // ErrAlreadyObserving when called a second time and ErrShutdown after
 // Shutdown.
-func (b *Bridge) Observe(client *tripswitch.Client) error {
+func (b *Bridge) Observe(client *tripswitch.Client, opts ...Option) error {
 	if client == nil {
 		return errors.New("otelbridge: Observe: nil client")
 	}
@@ -99,6 +98,11 @@ func (b *Bridge) Observe(client *tripswitch.Client) error {
 	}
 	if b.bound.Load() != nil {
 		return ErrAlreadyObserving
+	}
+	cfg := newConfig(append(append([]Option(nil), b.cfg...), opts...))
+	meter := cfg.meterProvider.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+	if err := b.inst.init(meter); err != nil {
+		return err
 	}
 	bnd := newBinding(client)
 	reg, err := b.inst.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {

@@ -25,6 +25,17 @@
 //	...
 //	tracerProvider := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans), ...)
 //
+// The Bridge's instruments are created by Observe. When the MeterProvider
+// can only be built after the client (one of its readers exports through
+// package exporter, which needs the client), call New without it and pass
+// it to Observe instead:
+//
+//	bridge, err := otelbridge.New()
+//	client, err := tripswitch.NewClient(ctx, projectID, bridge.ClientOptions()...)
+//	forward, err := exporter.New(client, routes)
+//	meterProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(forward)))
+//	err = bridge.Observe(client, otelbridge.WithMeterProvider(meterProvider))
+//
 // # Trace IDs
 //
 // TraceID extracts the trace ID (32 lowercase hex digits) of the valid span

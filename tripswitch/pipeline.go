@@ -66,8 +66,10 @@ type staged struct {
 type stage struct {
 	mu        sync.Mutex
 	buf       []staged
-	spare     []staged // swapped in by drain, so draining allocates nothing
-	inTransit int      // samples of a full run on their way to the ring
+	spare     []staged     // swapped in by drain, so draining allocates nothing
+	inTransit int          // samples of a full run on their way to the ring
+	size      atomic.Int32 // len(buf), readable without the lock
+	newest    atomic.Int64 // key of the last sample pushed
 	produced  uint64
 	discarded uint64 // produced after close, or unusable
 	_         [64]byte
@@ -109,6 +111,8 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 		return
 	}
 	st.buf = append(st.buf, staged{*s, key})
+	st.newest.Store(key)
+	st.size.Store(int32(len(st.buf)))
 	if len(st.buf) < p.stageCap || st.spare == nil {
 		st.mu.Unlock()
 		return
@@ -117,10 +121,12 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 	// there the run is counted as in transit.
 	run := st.buf
 	st.buf, st.spare = st.spare, nil
+	st.size.Store(0)
 	st.inTransit = len(run)
 	st.mu.Unlock()
 
 	p.mu.Lock()
+	p.moveOlderLocked(st, run[0].key)
 	for i := range run {
 		p.appendLocked(&run[i].s)
 	}
@@ -131,6 +137,28 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 	st.spare = run[:0]
 	st.mu.Unlock()
 	p.mu.Unlock()
+}
+
+// moveOlderLocked moves to the ring, ahead of a full run of stage full
+// whose oldest key is first, the stages other than full whose samples are
+// all older (or as old). A goroutine whose stack moved left such samples behind in its
+// previous stage; concurrent goroutines' stages hold newer samples and are
+// left alone. The caller holds mu.
+func (p *pipeline) moveOlderLocked(full *stage, first int64) {
+	for i := range p.stages {
+		st := &p.stages[i]
+		if st == full || st.size.Load() == 0 || st.newest.Load() > first {
+			continue
+		}
+		st.mu.Lock()
+		for j := range st.buf {
+			p.appendLocked(&st.buf[j].s)
+		}
+		clear(st.buf)
+		st.buf = st.buf[:0]
+		st.size.Store(0)
+		st.mu.Unlock()
+	}
 }
 
 // stage picks the caller's stage from the address of its stack, which is
@@ -159,6 +187,7 @@ func (p *pipeline) drainLocked() {
 			} else {
 				st.buf = make([]staged, 0, p.stageCap)
 			}
+			st.size.Store(0)
 		}
 		st.mu.Unlock()
 	}

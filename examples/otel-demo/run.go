@@ -62,13 +62,10 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 		}
 	}
 
-	tel, err := newTelemetry(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	st.tel = tel
-
-	bridge, err := otelbridge.New(otelbridge.WithMeterProvider(tel.meters))
+	// The bridge's instruments are created by Observe, once the
+	// MeterProvider exists: its Tripswitch exporter needs the client, and
+	// the client needs the bridge's hooks.
+	bridge, err := otelbridge.New()
 	if err != nil {
 		return nil, fmt.Errorf("otelbridge: %w", err)
 	}
@@ -97,9 +94,6 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 		return nil, fmt.Errorf("tripswitch client: %w", err)
 	}
 	st.client = client
-	if err := bridge.Observe(client); err != nil {
-		return nil, fmt.Errorf("otelbridge: %w", err)
-	}
 	if routerID == "" {
 		if routerID, err = waitForRouter(ctx, client); err != nil {
 			return nil, err
@@ -117,7 +111,14 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exporter: %w", err)
 	}
-	tel.forward.set(exp)
+	tel, err := newTelemetry(ctx, cfg, exp)
+	if err != nil {
+		return nil, err
+	}
+	st.tel = tel
+	if err := bridge.Observe(client, otelbridge.WithMeterProvider(tel.meters)); err != nil {
+		return nil, fmt.Errorf("otelbridge: %w", err)
+	}
 	spans, err := otelbridge.NewSpanProcessor(client, otelbridge.Rule{
 		Kind:   trace.SpanKindClient,
 		Scope:  otelhttp.ScopeName,

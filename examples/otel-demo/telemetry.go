@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +15,6 @@ import (
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
@@ -39,13 +37,13 @@ type telemetry struct {
 	payments   *sdktrace.TracerProvider
 	propagator propagation.TextMapPropagator
 	metrics    http.Handler // Prometheus exposition; nil when disabled
-	forward    *lateExporter
 }
 
-func newTelemetry(ctx context.Context, cfg config) (*telemetry, error) {
+// newTelemetry builds the pipeline; forward is the Tripswitch exporter,
+// read every forwardInterval.
+func newTelemetry(ctx context.Context, cfg config, forward sdkmetric.Exporter) (*telemetry, error) {
 	t := &telemetry{
 		propagator: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
-		forward:    new(lateExporter),
 	}
 	checkoutRes, err := serviceResource(ctx, "checkout")
 	if err != nil {
@@ -58,7 +56,7 @@ func newTelemetry(ctx context.Context, cfg config) (*telemetry, error) {
 
 	readers := []sdkmetric.Option{
 		sdkmetric.WithResource(checkoutRes),
-		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(t.forward, sdkmetric.WithInterval(forwardInterval))),
+		sdkmetric.WithReader(sdkmetric.NewPeriodicReader(forward, sdkmetric.WithInterval(forwardInterval))),
 	}
 	if cfg.MetricsAddr != "" {
 		reg := prometheus.NewRegistry()
@@ -115,46 +113,4 @@ func (t *telemetry) shutdown(ctx context.Context) error {
 		t.payments.Shutdown(ctx),
 		t.meters.Shutdown(ctx),
 	)
-}
-
-// lateExporter is a metric exporter whose target is set after the
-// MeterProvider is built. The Tripswitch exporter needs the client, and the
-// client needs the otelbridge hooks, which need the MeterProvider; this
-// breaks the cycle. Until set, exports are discarded (no routed instrument
-// records anything before the load starts).
-type lateExporter struct {
-	target atomic.Pointer[sdkmetric.Exporter]
-}
-
-func (l *lateExporter) set(e sdkmetric.Exporter) { l.target.Store(&e) }
-
-// Temporality asks for cumulative data, which the Tripswitch exporter
-// accepts for every kind and differences itself.
-func (l *lateExporter) Temporality(k sdkmetric.InstrumentKind) metricdata.Temporality {
-	return sdkmetric.DefaultTemporalitySelector(k)
-}
-
-func (l *lateExporter) Aggregation(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
-	return sdkmetric.DefaultAggregationSelector(k)
-}
-
-func (l *lateExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	if e := l.target.Load(); e != nil {
-		return (*e).Export(ctx, rm)
-	}
-	return nil
-}
-
-func (l *lateExporter) ForceFlush(ctx context.Context) error {
-	if e := l.target.Load(); e != nil {
-		return (*e).ForceFlush(ctx)
-	}
-	return nil
-}
-
-func (l *lateExporter) Shutdown(ctx context.Context) error {
-	if e := l.target.Load(); e != nil {
-		return (*e).Shutdown(ctx)
-	}
-	return nil
 }
