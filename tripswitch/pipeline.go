@@ -36,15 +36,16 @@ type pipeline struct {
 	stageCap  int
 	closed    atomic.Bool // intake stopped: new samples are counted as dropped
 
-	mu        sync.Mutex // the ring; taken before any stage lock
-	ring      []wire.Sample
-	head      uint64 // sequence of the oldest buffered sample
-	tail      uint64 // sequence of the next sample
-	headPos   int    // ring index of head
-	tailPos   int    // ring index of tail
-	delivered uint64
-	dropped   uint64
-	runs      [][]staged // scratch for merging stages
+	mu         sync.Mutex // the ring; taken before any stage lock
+	ring       []wire.Sample
+	head       uint64 // sequence of the oldest buffered sample
+	tail       uint64 // sequence of the next sample
+	headPos    int    // ring index of head
+	tailPos    int    // ring index of tail
+	delivered  uint64
+	dropped    uint64
+	runs       [][]staged // scratch for merging stages
+	discarding bool       // Close dropped the buffer: late runs are dropped too
 
 	// The batch in flight covers sequences [flightStart, flightEnd).
 	inFlight    bool
@@ -126,9 +127,13 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 	st.mu.Unlock()
 
 	p.mu.Lock()
-	p.moveOlderLocked(st, run[0].key)
-	for i := range run {
-		p.appendLocked(&run[i].s)
+	if p.discarding {
+		p.dropped += uint64(len(run)) // Close gave up on the buffer meanwhile
+	} else {
+		p.moveOlderLocked(st, run[0].key)
+		for i := range run {
+			p.appendLocked(&run[i].s)
+		}
 	}
 	p.notifyLocked()
 	clear(run)
@@ -151,6 +156,10 @@ func (p *pipeline) moveOlderLocked(full *stage, first int64) {
 			continue
 		}
 		st.mu.Lock()
+		if st.inTransit > 0 { // see drainLocked
+			st.mu.Unlock()
+			continue
+		}
 		for j := range st.buf {
 			p.appendLocked(&st.buf[j].s)
 		}
@@ -180,7 +189,9 @@ func (p *pipeline) drainLocked() {
 	for i := range p.stages {
 		st := &p.stages[i]
 		st.mu.Lock()
-		if len(st.buf) > 0 {
+		// A stage with a run in transit keeps its newer samples until the
+		// run has landed: draining them now would put them ahead of it.
+		if len(st.buf) > 0 && st.inTransit == 0 {
 			runs = append(runs, st.buf)
 			if st.spare != nil {
 				st.buf, st.spare = st.spare, nil
@@ -373,6 +384,16 @@ func (p *pipeline) close(discard bool) {
 	p.closed.Store(true)
 	p.drainLocked()
 	if discard {
+		p.discarding = true
+		for i := range p.stages { // samples held back behind runs in transit
+			st := &p.stages[i]
+			st.mu.Lock()
+			p.dropped += uint64(len(st.buf))
+			clear(st.buf)
+			st.buf = st.buf[:0]
+			st.size.Store(0)
+			st.mu.Unlock()
+		}
 		for p.head < p.tail {
 			p.ring[p.headPos] = wire.Sample{}
 			p.headPos = p.next(p.headPos)
