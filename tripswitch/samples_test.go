@@ -559,6 +559,7 @@ func TestHalfOpenThrottling(t *testing.T) {
 	// A deterministic stream of uniform draws: 0.005, 0.015, ... 0.995.
 	rnd := func() float64 { n := draws.Add(1) - 1; return (float64(n%100) + 0.5) / 100 }
 	c := newTestClient(t, f, tripswitch.WithRandom(rnd))
+	eventually(t, "the whole snapshot", func() bool { return len(c.States()) == 3 })
 	task := func() (int, error) { return 1, nil }
 	prepared, err := tripswitch.Prepare[int](c, tripswitch.WithBreakers("a", "b", "c"))
 	if err != nil {
