@@ -69,8 +69,7 @@ type stage struct {
 	buf       []staged
 	spare     []staged     // swapped in by drain, so draining allocates nothing
 	inTransit int          // samples of a full run on their way to the ring
-	size      atomic.Int32 // len(buf), readable without the lock
-	newest    atomic.Int64 // key of the last sample pushed
+	newest    atomic.Int64 // key of the last sample staged; 0 while empty
 	produced  uint64
 	discarded uint64 // produced after close, or unusable
 	_         [64]byte
@@ -113,7 +112,6 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 	}
 	st.buf = append(st.buf, staged{*s, key})
 	st.newest.Store(key)
-	st.size.Store(int32(len(st.buf)))
 	if len(st.buf) < p.stageCap || st.spare == nil {
 		st.mu.Unlock()
 		return
@@ -122,7 +120,7 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 	// there the run is counted as in transit.
 	run := st.buf
 	st.buf, st.spare = st.spare, nil
-	st.size.Store(0)
+	st.newest.Store(0)
 	st.inTransit = len(run)
 	st.mu.Unlock()
 
@@ -152,7 +150,7 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 func (p *pipeline) moveOlderLocked(full *stage, first int64) {
 	for i := range p.stages {
 		st := &p.stages[i]
-		if st == full || st.size.Load() == 0 || st.newest.Load() > first {
+		if n := st.newest.Load(); st == full || n == 0 || n > first {
 			continue
 		}
 		st.mu.Lock()
@@ -165,7 +163,7 @@ func (p *pipeline) moveOlderLocked(full *stage, first int64) {
 		}
 		clear(st.buf)
 		st.buf = st.buf[:0]
-		st.size.Store(0)
+		st.newest.Store(0)
 		st.mu.Unlock()
 	}
 }
@@ -198,7 +196,7 @@ func (p *pipeline) drainLocked() {
 			} else {
 				st.buf = make([]staged, 0, p.stageCap)
 			}
-			st.size.Store(0)
+			st.newest.Store(0)
 		}
 		st.mu.Unlock()
 	}
@@ -391,7 +389,7 @@ func (p *pipeline) close(discard bool) {
 			p.dropped += uint64(len(st.buf))
 			clear(st.buf)
 			st.buf = st.buf[:0]
-			st.size.Store(0)
+			st.newest.Store(0)
 			st.mu.Unlock()
 		}
 		for p.head < p.tail {
