@@ -110,7 +110,13 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 		st.mu.Unlock()
 		return
 	}
-	st.buf = append(st.buf, staged{*s, key})
+	if n := len(st.buf); n < cap(st.buf) {
+		st.buf = st.buf[:n+1]
+		e := &st.buf[n]
+		e.s, e.key = *s, key
+	} else {
+		st.buf = append(st.buf, staged{*s, key})
+	}
 	st.newest.Store(key)
 	if len(st.buf) < p.stageCap || st.spare == nil {
 		st.mu.Unlock()
@@ -134,7 +140,8 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 		}
 	}
 	p.notifyLocked()
-	clear(run)
+	// The run is not cleared: the ring holds the same strings now, and the
+	// buffer is overwritten as the stage refills.
 	st.mu.Lock()
 	st.inTransit = 0
 	st.spare = run[:0]
