@@ -617,10 +617,10 @@ func TestRejectedHook(t *testing.T) {
 // samples with two tags and a trace ID each.
 func TestFullBufferHeap(t *testing.T) {
 	f := newFakeServer(t)
-	c := newTestClient(t, f, tripswitch.WithFlushInterval(time.Hour), tripswitch.WithBatchSize(1<<20))
 	var before, after runtime.MemStats
 	runtime.GC()
-	runtime.ReadMemStats(&before)
+	runtime.ReadMemStats(&before) // before the client: its ring counts too
+	c := newTestClient(t, f, tripswitch.WithFlushInterval(time.Hour), tripswitch.WithBatchSize(1<<20))
 	rep, err := c.NewReporter("rtr_checkout", "latency", map[string]string{"env": "prod", "region": "eu-west-1"})
 	if err != nil {
 		t.Fatal(err)
