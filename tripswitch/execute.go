@@ -162,69 +162,47 @@ var errTaskPanicked = errors.New("tripswitch: task panicked")
 // gate decides whether the call may run.
 func (p *Call[T]) gate(ctx context.Context) error {
 	c := p.c
-	if p.breakerSel != nil {
+	switch {
+	case p.breakerSel != nil:
 		names, err := c.selectBreakers(p.breakerSel)
 		if err != nil {
 			return err
 		}
 		return c.gateNames(ctx, names)
-	}
-	if p.cells != nil {
-		if len(p.cells) == 0 {
-			return nil
-		}
-		if !c.fresh.Load() {
-			if c.failOpen {
-				return nil
-			}
-			return c.reject(ctx, p.cells[0].errUnavailable)
-		}
-		var throttler *breakerCell
-		rate := 1.0
-		for _, cell := range p.cells {
-			cs := cell.cur.Load()
-			switch cs.state {
-			case StateOpen:
-				return c.reject(ctx, cell.errOpen)
-			case StateHalfOpen:
-				if throttler == nil || cs.allowRate < rate {
-					rate, throttler = cs.allowRate, cell
-				}
-			}
-		}
-		if throttler != nil && !(c.randFloat() < rate) {
-			return c.reject(ctx, throttler.errThrottled)
-		}
+	case p.cells == nil:
+		return c.gateNames(ctx, p.names)
+	case len(p.cells) == 0:
 		return nil
 	}
-	if len(p.names) == 0 {
+	if !c.fresh.Load() {
+		return c.unsynced(ctx, p.cells[0], "")
+	}
+	var v verdict
+	for _, cell := range p.cells {
+		if err := v.weigh(cell); err != nil {
+			return c.reject(ctx, err)
+		}
+	}
+	if v.throttler == nil {
 		return nil
 	}
-	return c.gateNames(ctx, p.names)
+	return v.throttle(ctx, c)
 }
 
-// gateOne gates on one breaker looked up by name.
+// gateOne gates on one breaker looked up by name: gateNames without the
+// slice, for Execute's fast path.
 func (c *Client) gateOne(ctx context.Context, name string) error {
 	if !c.fresh.Load() {
-		if c.failOpen {
-			return nil
-		}
-		return c.reject(ctx, c.states.cell(name).errUnavailable)
+		return c.unsynced(ctx, nil, name)
 	}
-	cell := (*c.states.cells.Load())[name]
-	if cell == nil {
-		return nil // never heard of: closed
+	var v verdict
+	if err := v.weigh((*c.states.cells.Load())[name]); err != nil {
+		return c.reject(ctx, err)
 	}
-	cs := cell.cur.Load()
-	switch cs.state {
-	case StateOpen:
-		return c.reject(ctx, cell.errOpen)
-	case StateHalfOpen:
-		if !(c.randFloat() < cs.allowRate) {
-			return c.reject(ctx, cell.errThrottled)
-		}
+	if v.throttler == nil {
+		return nil
 	}
-	return nil
+	return v.throttle(ctx, c)
 }
 
 // gateNames gates on breakers looked up by name in the current snapshot.
@@ -233,31 +211,63 @@ func (c *Client) gateNames(ctx context.Context, names []string) error {
 		return nil
 	}
 	if !c.fresh.Load() {
-		if c.failOpen {
-			return nil
-		}
-		return c.reject(ctx, c.states.cell(names[0]).errUnavailable)
+		return c.unsynced(ctx, nil, names[0])
 	}
 	cells := *c.states.cells.Load()
-	var throttler *breakerCell
-	rate := 1.0
+	var v verdict
 	for _, name := range names {
-		cell := cells[name]
-		if cell == nil {
-			continue // never heard of: closed
-		}
-		cs := cell.cur.Load()
-		switch cs.state {
-		case StateOpen:
-			return c.reject(ctx, cell.errOpen)
-		case StateHalfOpen:
-			if throttler == nil || cs.allowRate < rate {
-				rate, throttler = cs.allowRate, cell
-			}
+		if err := v.weigh(cells[name]); err != nil {
+			return c.reject(ctx, err)
 		}
 	}
-	if throttler != nil && !(c.randFloat() < rate) {
-		return c.reject(ctx, throttler.errThrottled)
+	if v.throttler == nil {
+		return nil
+	}
+	return v.throttle(ctx, c)
+}
+
+// unsynced gates a call while the client has no fresh state: it runs
+// (fail-open) or is rejected as unavailable, naming the first breaker
+// (cell, else looked up by name).
+func (c *Client) unsynced(ctx context.Context, cell *breakerCell, name string) error {
+	if c.failOpen {
+		return nil
+	}
+	if cell == nil {
+		cell = c.states.cell(name)
+	}
+	return c.reject(ctx, cell.errUnavailable)
+}
+
+// verdict accumulates the gate over a call's breakers: any open rejects;
+// the smallest allow rate among half-open ones throttles.
+type verdict struct {
+	throttler *breakerCell
+	rate      float64
+}
+
+// weigh adds one breaker (nil: never heard of, so closed) and returns the
+// rejection when it is open.
+func (v *verdict) weigh(cell *breakerCell) *BreakerError {
+	if cell == nil {
+		return nil
+	}
+	cs := cell.cur.Load()
+	switch cs.state {
+	case StateOpen:
+		return cell.errOpen
+	case StateHalfOpen:
+		if v.throttler == nil || cs.allowRate < v.rate {
+			v.rate, v.throttler = cs.allowRate, cell
+		}
+	}
+	return nil
+}
+
+// throttle draws against the smallest half-open allow rate.
+func (v *verdict) throttle(ctx context.Context, c *Client) error {
+	if !(c.randFloat() < v.rate) {
+		return c.reject(ctx, v.throttler.errThrottled)
 	}
 	return nil
 }
