@@ -271,7 +271,7 @@ func TestSilentStreamIsReplaced(t *testing.T) {
 
 func TestKeepAliveCommentsKeepTheStream(t *testing.T) {
 	f := newFakeServer(t)
-	newTestClient(t, f, tripswitch.WithStreamIdleTimeout(300*time.Millisecond))
+	newTestClient(t, f, tripswitch.WithStreamIdleTimeout(time.Second))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -288,7 +288,7 @@ func TestKeepAliveCommentsKeepTheStream(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(time.Second)
+	time.Sleep(2500 * time.Millisecond) // well past the idle timeout
 	close(stop)
 	wg.Wait()
 	if n := f.connections(); n != 1 {

@@ -371,10 +371,12 @@ func TestMetadataETagAndStopOnForbidden(t *testing.T) {
 	}
 	f.mu.Lock()
 	f.metaCodes["breakers"] = http.StatusForbidden
+	before := f.metaHits["breakers"]
 	f.mu.Unlock()
-	time.Sleep(100 * time.Millisecond)
+	eventually(t, "a poll answered 403", func() bool { return f.hits("breakers") > before })
+	time.Sleep(100 * time.Millisecond) // a poll in flight lands
 	n := f.hits("breakers")
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // ten polling intervals
 	if m := f.hits("breakers"); m != n {
 		t.Fatalf("client kept polling after 403: %d → %d", n, m)
 	}
