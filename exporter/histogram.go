@@ -88,10 +88,18 @@ func (e *Exporter) emitHist(ctx context.Context, in *instrument, st *stream, h *
 			s.x.assignTraces(h)
 			traced = true
 		}
+		bulk, _ := tg.sink.(bulkSink)
 		for b := range h.buckets {
 			traceID := s.x.traces[b]
-			for k := s.x.starts[b]; k < s.x.starts[b+1]; k++ {
-				if err := e.report(ctx, in, tg, ts, s.x.values[k], traceID); err != nil {
+			values := s.x.values[s.x.starts[b]:s.x.starts[b+1]]
+			if bulk != nil && allFinite(values) {
+				if err := bulk.ReportValues(ctx, ts, values, tg.ok, traceID); err != nil {
+					return err
+				}
+				continue
+			}
+			for _, v := range values {
+				if err := e.report(ctx, in, tg, ts, v, traceID); err != nil {
 					return err
 				}
 			}

@@ -25,6 +25,21 @@ type sink interface {
 	Report(ctx context.Context, t time.Time, value float64, ok bool, traceID string) error
 }
 
+// bulkSink reports many values of one point under one lock;
+// *tripswitch.Reporter implements it.
+type bulkSink interface {
+	ReportValues(ctx context.Context, t time.Time, values []float64, ok bool, traceID string) error
+}
+
+func allFinite(values []float64) bool {
+	for _, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return false
+		}
+	}
+	return true
+}
+
 type instrumentKey struct{ scope, version, name string }
 
 // instrument is the route decision for one (scope, instrument name) and the

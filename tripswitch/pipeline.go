@@ -68,7 +68,7 @@ type stage struct {
 	mu        sync.Mutex
 	buf       []staged
 	spare     []staged     // swapped in by drain, so draining allocates nothing
-	inTransit int          // samples of a full run on their way to the ring
+	inTransit int          // samples on their way to the ring (a full run, a bulk push)
 	newest    atomic.Int64 // key of the last sample staged; 0 while empty
 	produced  uint64
 	discarded uint64 // produced after close, or unusable
@@ -102,7 +102,11 @@ func newPipeline(capacity, batchSize int) *pipeline {
 // push queues one sample taken at key (Unix nanoseconds). It never blocks
 // on I/O and holds one uncontended lock in the common case.
 func (p *pipeline) push(s *wire.Sample, key int64) {
-	st := p.stage()
+	p.pushTo(p.stage(), s, key)
+}
+
+// pushTo is push into a given stage.
+func (p *pipeline) pushTo(st *stage, s *wire.Sample, key int64) {
 	st.mu.Lock()
 	st.produced++
 	if p.closed.Load() {
@@ -127,7 +131,7 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 	run := st.buf
 	st.buf, st.spare = st.spare, nil
 	st.newest.Store(0)
-	st.inTransit = len(run)
+	st.inTransit += len(run)
 	st.mu.Unlock()
 
 	p.mu.Lock()
@@ -143,7 +147,7 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 	// The run is not cleared: the ring holds the same strings now, and the
 	// buffer is overwritten as the stage refills.
 	st.mu.Lock()
-	st.inTransit = 0
+	st.inTransit -= len(run)
 	st.spare = run[:0]
 	st.mu.Unlock()
 	p.mu.Unlock()
@@ -175,6 +179,49 @@ func (p *pipeline) moveOlderLocked(full *stage, first int64) {
 	}
 }
 
+// pushValues queues one sample per value, the others copied from tmpl.
+// When the caller has nothing staged, the samples go straight to the ring
+// under one lock (reserved as in transit meanwhile, like a full run).
+func (p *pipeline) pushValues(tmpl *wire.Sample, values []float64, key int64) {
+	st := p.stage()
+	st.mu.Lock()
+	if p.closed.Load() {
+		st.produced += uint64(len(values))
+		st.discarded += uint64(len(values))
+		st.mu.Unlock()
+		return
+	}
+	if len(st.buf) > 0 || st.inTransit > 0 {
+		st.mu.Unlock()
+		s := *tmpl
+		for _, v := range values {
+			s.Value = v
+			p.pushTo(st, &s, key)
+		}
+		return
+	}
+	st.produced += uint64(len(values))
+	st.inTransit += len(values)
+	st.mu.Unlock()
+
+	p.mu.Lock()
+	if p.discarding {
+		p.dropped += uint64(len(values))
+	} else {
+		p.moveOlderLocked(st, key)
+		s := *tmpl
+		for _, v := range values {
+			s.Value = v
+			p.appendLocked(&s)
+		}
+		p.notifyLocked()
+	}
+	st.mu.Lock()
+	st.inTransit -= len(values)
+	st.mu.Unlock()
+	p.mu.Unlock()
+}
+
 // stage picks the caller's stage from the address of its stack, which is
 // stable for a goroutine: samples of one goroutine stay in push order
 // (unless its stack is moved as it grows, which can reorder the samples
@@ -182,8 +229,8 @@ func (p *pipeline) moveOlderLocked(full *stage, first int64) {
 // stages.
 func (p *pipeline) stage() *stage {
 	var mark byte
-	x := uint64(uintptr(unsafe.Pointer(&mark))) >> 10
-	h := uint32((x * 0x9E3779B97F4A7C15) >> 40) // Fibonacci hashing: the top bits mix best
+	x := uint64(uintptr(unsafe.Pointer(&mark))) >> 13 // 8 KiB: the smallest stack
+	h := uint32((x * 0x9E3779B97F4A7C15) >> 40)       // Fibonacci hashing: the top bits mix best
 	return &p.stages[h&p.stageMask]
 }
 

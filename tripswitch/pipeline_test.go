@@ -7,7 +7,8 @@ import (
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
 
-// TestPipelineConcurrent pushes from many goroutines while a consumer
+// TestPipelineConcurrent pushes (one by one and in bulk) from many
+// goroutines while a consumer
 // takes and settles batches and another reads the counts: the identity
 // holds at every read, nothing is lost, and each goroutine's samples come
 // out in the order it pushed them.
@@ -19,6 +20,17 @@ func TestPipelineConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if g%2 == 1 { // bulk producers, 10 values at a time
+				values := make([]float64, 10)
+				for i := 0; i < each; i += 10 {
+					for k := range values {
+						values[k] = float64(i + k)
+					}
+					s := wire.Sample{RouterID: "r", Metric: string(rune('a' + g))}
+					p.pushValues(&s, values, int64(i))
+				}
+				return
+			}
 			for i := range each {
 				s := wire.Sample{RouterID: "r", Metric: string(rune('a' + g)), Value: float64(i)}
 				p.push(&s, int64(i))

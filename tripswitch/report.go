@@ -110,3 +110,37 @@ func (r *Reporter) Report(ctx context.Context, t time.Time, value float64, ok bo
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// ReportValues queues one sample per value, all taken at t (zero: now)
+// with the same ok and trace ID, for bulk producers such as a histogram
+// expanded into samples: the samples go to the buffer under one lock. It
+// queues nothing and returns an error when a value is not finite.
+func (r *Reporter) ReportValues(ctx context.Context, t time.Time, values []float64, ok bool, traceID string) error {
+	for _, v := range values {
+		if !finite(v) {
+			return errValueNotNum
+		}
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	c := r.c
+	if t.IsZero() {
+		t = c.now()
+	}
+	if traceID == "" && c.traceIDFn != nil {
+		traceID = c.extractTraceID(ctx)
+	}
+	c.pipe.pushValues(&wire.Sample{
+		RouterID: r.router,
+		Metric:   r.metric,
+		TsMs:     t.UnixMilli(),
+		OK:       ok,
+		Tags:     r.tags,
+		TraceID:  traceID,
+	}, values, t.UnixNano())
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}

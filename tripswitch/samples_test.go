@@ -692,3 +692,49 @@ func TestOverflowDuringDelivery(t *testing.T) {
 	}
 	checkIdentity(t, c.Stats())
 }
+
+func TestReporterReportValues(t *testing.T) {
+	f := newFakeServer(t)
+	c := newTestClient(t, f, tripswitch.WithTraceIDExtractor(func(context.Context) string { return "" }))
+	rep, err := c.NewReporter("rtr_h", "latency", map[string]string{"route": "/pay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.UnixMilli(1764201600123)
+	if err := rep.ReportValues(context.Background(), ts, []float64{1, 2, nan()}, true, ""); err == nil {
+		t.Fatal("non-finite value accepted")
+	}
+	_ = rep.Report(context.Background(), ts, 0.5, true, "") // staged first: order must hold
+	if err := rep.ReportValues(context.Background(), ts, []float64{10, 20, 30}, false, "4bf92f3577b34da6a3ce929d0e0e4736"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.ReportValues(context.Background(), ts, []float64{40, 50}, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Stats()
+	checkIdentity(t, s)
+	if s.Produced != 6 || s.Buffered != 6 {
+		t.Fatalf("stats %+v", s)
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := f.samples()
+	var values []float64
+	for _, smp := range got {
+		values = append(values, num(t, smp["value"]))
+	}
+	if fmt.Sprint(values) != "[0.5 10 20 30 40 50]" {
+		t.Fatalf("values %v", values)
+	}
+	if got[1]["ok"] != false || got[1]["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" || got[4]["ok"] != true || got[1]["tags"].(map[string]any)["route"] != "/pay" {
+		t.Fatalf("samples %v", got)
+	}
+	closeClient(t, c)
+	if err := rep.ReportValues(context.Background(), ts, []float64{1, 2}, true, ""); !errors.Is(err, tripswitch.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+	if s := c.Stats(); s.Produced != 8 || s.Dropped != 2 {
+		t.Fatalf("stats after Close %+v", s)
+	}
+}
