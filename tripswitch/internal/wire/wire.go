@@ -82,38 +82,6 @@ func Merge(base *Tags, over map[string]string) *Tags {
 	return NewTags(m)
 }
 
-// Map returns a copy of the tags.
-func (t *Tags) Map() map[string]string {
-	if t == nil {
-		return nil
-	}
-	m := make(map[string]string, len(t.m))
-	for k, v := range t.m {
-		m[k] = v
-	}
-	return m
-}
-
-// Len is the number of tags.
-func (t *Tags) Len() int {
-	if t == nil {
-		return 0
-	}
-	return len(t.m)
-}
-
-// Size estimates the memory held by the tag set, in bytes.
-func (t *Tags) Size() int {
-	if t == nil {
-		return 0
-	}
-	n := len(t.json) + 48
-	for k, v := range t.m {
-		n += len(k) + len(v) + 32
-	}
-	return n
-}
-
 func sortStrings(s []string) {
 	for i := 1; i < len(s); i++ {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
