@@ -8,7 +8,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -38,27 +37,26 @@ type metadataCache struct {
 // BreakerMetadata returns a copy of the cached breaker metadata, or
 // ErrMetadataUnavailable before the cache was first filled.
 func (c *Client) BreakerMetadata() ([]BreakerMeta, error) {
-	p := c.meta.breakers.Load()
-	if p == nil {
-		return nil, ErrMetadataUnavailable
-	}
-	out := slices.Clone(*p)
-	for i := range out {
-		out[i].Metadata = maps.Clone(out[i].Metadata)
-	}
-	return out, nil
+	return cloneMeta(c.meta.breakers.Load())
 }
 
 // RouterMetadata returns a copy of the cached router metadata, or
 // ErrMetadataUnavailable before the cache was first filled.
 func (c *Client) RouterMetadata() ([]RouterMeta, error) {
-	p := c.meta.routers.Load()
+	return cloneMeta(c.meta.routers.Load())
+}
+
+func (m BreakerMeta) clone() BreakerMeta { m.Metadata = maps.Clone(m.Metadata); return m }
+func (m RouterMeta) clone() RouterMeta   { m.Metadata = maps.Clone(m.Metadata); return m }
+
+// cloneMeta deep-copies a metadata snapshot (nil: not loaded yet).
+func cloneMeta[M interface{ clone() M }](p *[]M) ([]M, error) {
 	if p == nil {
 		return nil, ErrMetadataUnavailable
 	}
-	out := slices.Clone(*p)
-	for i := range out {
-		out[i].Metadata = maps.Clone(out[i].Metadata)
+	out := make([]M, len(*p))
+	for i, m := range *p {
+		out[i] = m.clone()
 	}
 	return out, nil
 }

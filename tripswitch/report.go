@@ -38,12 +38,7 @@ func (c *Client) Report(ctx context.Context, s Sample) error {
 	case !finite(s.Value):
 		return errValueNotNum
 	}
-	if s.Time.IsZero() {
-		s.Time = c.now()
-	}
-	if s.TraceID == "" && c.traceIDFn != nil {
-		s.TraceID = c.extractTraceID(ctx)
-	}
+	s.Time, s.TraceID = c.stamp(ctx, s.Time, s.TraceID)
 	return c.push(s.Time.UnixNano(), &wire.Sample{
 		RouterID: s.RouterID,
 		Metric:   s.Metric,
@@ -92,12 +87,7 @@ func (r *Reporter) Report(ctx context.Context, t time.Time, value float64, ok bo
 		return errValueNotNum
 	}
 	c := r.c
-	if t.IsZero() {
-		t = c.now()
-	}
-	if traceID == "" && c.traceIDFn != nil {
-		traceID = c.extractTraceID(ctx)
-	}
+	t, traceID = c.stamp(ctx, t, traceID)
 	return c.push(t.UnixNano(), &wire.Sample{
 		RouterID: r.router,
 		Metric:   r.metric,
@@ -107,6 +97,18 @@ func (r *Reporter) Report(ctx context.Context, t time.Time, value float64, ok bo
 		Tags:     r.tags,
 		TraceID:  traceID,
 	})
+}
+
+// stamp fills in a sample's defaults: now for a zero time, and the
+// extractor's trace ID for an empty one.
+func (c *Client) stamp(ctx context.Context, t time.Time, traceID string) (time.Time, string) {
+	if t.IsZero() {
+		t = c.now()
+	}
+	if traceID == "" && c.traceIDFn != nil {
+		traceID = c.extractTraceID(ctx)
+	}
+	return t, traceID
 }
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
@@ -125,12 +127,7 @@ func (r *Reporter) ReportValues(ctx context.Context, t time.Time, values []float
 		return nil
 	}
 	c := r.c
-	if t.IsZero() {
-		t = c.now()
-	}
-	if traceID == "" && c.traceIDFn != nil {
-		traceID = c.extractTraceID(ctx)
-	}
+	t, traceID = c.stamp(ctx, t, traceID)
 	c.pipe.pushValues(&wire.Sample{
 		RouterID: r.router,
 		Metric:   r.metric,
