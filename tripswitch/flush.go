@@ -76,10 +76,7 @@ func (c *Client) runFlusher(ctx context.Context) {
 func (f *flusher) deliver(ctx context.Context, atLeast int) error {
 	c := f.c
 	for {
-		if c.pipe.buffered() < max(atLeast, 1) {
-			return nil
-		}
-		f.batch = c.pipe.take(f.batch, c.cfg.batchSize)
+		f.batch = c.pipe.take(f.batch, c.cfg.batchSize, atLeast)
 		if len(f.batch) == 0 {
 			return nil
 		}

@@ -370,13 +370,17 @@ func (p *pipeline) next(i int) int {
 }
 
 // take copies up to max of the oldest samples into dst and marks them as
-// the batch in flight; the flusher then calls settle or retry.
-func (p *pipeline) take(dst []wire.Sample, max int) []wire.Sample {
+// the batch in flight; the flusher then calls settle or retry. It takes
+// nothing while fewer than atLeast samples are buffered.
+func (p *pipeline) take(dst []wire.Sample, max, atLeast int) []wire.Sample {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.drainLocked()
-	n := min(int(p.tail-p.head), max)
 	dst = dst[:0]
+	n := min(int(p.tail-p.head), max)
+	if n < atLeast {
+		return dst
+	}
 	pos := p.headPos
 	for range n {
 		dst = append(dst, p.ring[pos])

@@ -45,7 +45,7 @@ func TestPipelineConcurrent(t *testing.T) {
 		defer consumer.Done()
 		var batch []wire.Sample
 		for {
-			batch = p.take(batch, 100)
+			batch = p.take(batch, 100, 0)
 			if len(batch) == 0 {
 				select {
 				case <-done:
@@ -103,7 +103,7 @@ func TestPipelineOverflowKeepsNewest(t *testing.T) {
 	if pc.dropped != 24_000 || pc.buffered != 1000 {
 		t.Fatalf("counts %+v", pc)
 	}
-	batch := p.take(nil, 1000)
+	batch := p.take(nil, 1000, 0)
 	for i, s := range batch {
 		if s.Value != float64(24_000+i) {
 			t.Fatalf("sample %d = %v", i, s.Value)

@@ -150,20 +150,16 @@ func (s *stateCache) apply(name string, st State, allowRate float64, now time.Ti
 }
 
 // forget marks breakers not in keep, and not updated after since, as
-// unknown (closed); it returns the names it forgot.
-func (s *stateCache) forget(keep map[string]bool, since time.Time) []string {
-	var gone []string
+// unknown (closed).
+func (s *stateCache) forget(keep map[string]bool, since time.Time) {
 	for name, c := range *s.cells.Load() {
 		if keep[name] {
 			continue
 		}
 		if cs := c.cur.Load(); cs.known && cs.updatedAt.Before(since) {
-			if c.cur.CompareAndSwap(cs, closedUnknown) {
-				gone = append(gone, name)
-			}
+			c.cur.CompareAndSwap(cs, closedUnknown)
 		}
 	}
-	return gone
 }
 
 func (s *stateCache) status(name string) (BreakerStatus, bool) {
