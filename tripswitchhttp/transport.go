@@ -61,18 +61,17 @@ func newGates(c *tripswitch.Client, cfg *config, what string) (*gateset.Set, *tr
 	if cfg.target != nil || cfg.route != nil {
 		return gates, nil, nil
 	}
-	fixed, _ := gates.Gate(probe)
+	fixed, _ := gates.Route("")
 	return gates, fixed, nil
 }
 
 // gate returns the gate of r; route is the route r is tagged with.
 func gateFor(gates *gateset.Set, cfg *config, r *http.Request, route string) (*tripswitch.Gate, error) {
-	t := gateset.Target{Breakers: cfg.breakers, Router: cfg.router, Route: route}
-	if cfg.target != nil {
-		tt := cfg.target(r)
-		t.Breakers, t.Router = tt.Breakers, tt.Router
+	if cfg.target == nil {
+		return gates.Route(route)
 	}
-	return gates.Gate(t)
+	tt := cfg.target(r)
+	return gates.Gate(gateset.Target{Breakers: tt.Breakers, Router: tt.Router, Route: route})
 }
 
 // RoundTrip implements http.RoundTripper.

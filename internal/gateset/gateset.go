@@ -36,21 +36,36 @@ type Spec struct {
 
 // Set is a cache of gates. It is safe for concurrent use.
 type Set struct {
-	spec  Spec
-	mu    sync.Mutex // serialises writers
-	gates atomic.Pointer[map[key]*tripswitch.Gate]
+	spec    Spec
+	fixed   Target     // the probe's breakers and router, for Route
+	mu      sync.Mutex // serialises writers
+	gates   atomic.Pointer[map[key]*tripswitch.Gate]
+	byRoute atomic.Pointer[map[string]*tripswitch.Gate] // fixed target, per route
 }
 
 type key struct{ breakers, router, route string }
 
-// New checks spec by compiling the gate of probe and returns the Set.
+// New checks spec by compiling the gate of probe and returns the Set;
+// Route serves probe's breakers and router.
 func New(spec Spec, probe Target) (*Set, error) {
-	s := &Set{spec: spec}
+	s := &Set{spec: spec, fixed: probe}
 	s.gates.Store(new(map[key]*tripswitch.Gate))
-	if _, err := s.Gate(probe); err != nil {
+	s.byRoute.Store(new(map[string]*tripswitch.Gate))
+	if _, err := s.Route(probe.Route); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Route returns the gate of the probe's breakers and router with this
+// route: a lookup by one string, cheaper than Gate.
+func (s *Set) Route(route string) (*tripswitch.Gate, error) {
+	if g, ok := (*s.byRoute.Load())[route]; ok {
+		return g, nil
+	}
+	t := s.fixed
+	t.Route = route
+	return lookup(s, &s.byRoute, route, t)
 }
 
 // Gate returns the gate of t, compiling it on first use.
@@ -66,9 +81,15 @@ func (s *Set) Gate(t Target) (*tripswitch.Gate, error) {
 	if g, ok := (*s.gates.Load())[k]; ok {
 		return g, nil
 	}
+	return lookup(s, &s.gates, k, t)
+}
+
+// lookup finds or compiles the gate of t under the writers' lock and, below
+// MaxCached entries, publishes a copy of the map with it.
+func lookup[K comparable](s *Set, gates *atomic.Pointer[map[K]*tripswitch.Gate], k K, t Target) (*tripswitch.Gate, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := *s.gates.Load()
+	old := *gates.Load()
 	if g, ok := old[k]; ok {
 		return g, nil
 	}
@@ -76,10 +97,10 @@ func (s *Set) Gate(t Target) (*tripswitch.Gate, error) {
 	if err != nil || len(old) >= MaxCached {
 		return g, err
 	}
-	m := make(map[key]*tripswitch.Gate, len(old)+1)
+	m := make(map[K]*tripswitch.Gate, len(old)+1)
 	maps.Copy(m, old)
 	m[k] = g
-	s.gates.Store(&m)
+	gates.Store(&m)
 	return g, nil
 }
 
