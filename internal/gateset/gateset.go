@@ -4,8 +4,8 @@
 package gateset
 
 import (
+	"encoding/binary"
 	"maps"
-	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -43,7 +43,11 @@ type Set struct {
 	byRoute atomic.Pointer[map[string]*tripswitch.Gate] // fixed target, per route
 }
 
-type key struct{ breakers, router, route string }
+type key struct {
+	breakers      string // the one name, or joinNames of several
+	several       bool
+	router, route string
+}
 
 // New checks spec by compiling the gate of probe and returns the Set;
 // Route serves probe's breakers and router.
@@ -76,12 +80,23 @@ func (s *Set) Gate(t Target) (*tripswitch.Gate, error) {
 	case 1:
 		k.breakers = t.Breakers[0]
 	default:
-		k.breakers = strings.Join(t.Breakers, "\x00")
+		k.breakers, k.several = joinNames(t.Breakers), true
 	}
 	if g, ok := (*s.gates.Load())[k]; ok {
 		return g, nil
 	}
 	return lookup(s, &s.gates, k, t)
+}
+
+// joinNames encodes a list of names unambiguously: each is prefixed by
+// its length.
+func joinNames(names []string) string {
+	var b []byte
+	for _, n := range names {
+		b = binary.AppendUvarint(b, uint64(len(n)))
+		b = append(b, n...)
+	}
+	return string(b)
 }
 
 // lookup finds or compiles the gate of t under the writers' lock and, below
