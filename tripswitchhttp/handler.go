@@ -1,7 +1,6 @@
 package tripswitchhttp
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -79,15 +78,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	h.next.ServeHTTP(sw, r)
 	finished = true
-	var cerr error
-	if err := r.Context().Err(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		cerr = err // the client went away
-	}
 	status := sw.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	h.complete(permit, r, status, cerr)
+	// A context that ended (the client went away, a deadline passed) is
+	// the request's error.
+	h.complete(permit, r, status, r.Context().Err())
 }
 
 func (h *Handler) route(r *http.Request) string {
