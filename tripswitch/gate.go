@@ -15,9 +15,9 @@ import (
 // returns a Permit; the caller runs anything and reports the outcome once
 // with Permit.Done or Permit.Finish. A Gate takes the same call options as
 // Execute, except WithDeferredMetrics (report such metrics in
-// Outcome.Metrics). Allow and the completion allocate nothing beyond what
-// metric functions, the trace-ID extractor and Outcome's maps allocate. A
-// Gate is safe for concurrent use.
+// Outcome.Metrics). Allow, Done, and Finish with an Outcome without maps
+// allocate nothing beyond what metric functions and the trace-ID extractor
+// allocate. A Gate is safe for concurrent use.
 type Gate struct {
 	call Call[struct{}]
 }

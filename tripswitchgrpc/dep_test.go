@@ -26,8 +26,9 @@ type dep struct {
 }
 
 const (
-	callMethod  = "/tripswitch.test.Dep/Call"
-	watchMethod = "/tripswitch.test.Dep/Watch"
+	callMethod   = "/tripswitch.test.Dep/Call"
+	watchMethod  = "/tripswitch.test.Dep/Watch"
+	uploadMethod = "/tripswitch.test.Dep/Upload"
 )
 
 var depDesc = grpc.ServiceDesc{
@@ -63,6 +64,28 @@ var depDesc = grpc.ServiceDesc{
 				}
 			}
 			return d.err()
+		},
+	}, {
+		StreamName:    "Upload",
+		ClientStreams: true,
+		Handler: func(srv any, ss grpc.ServerStream) error {
+			d := srv.(*dep)
+			d.hits.Add(1)
+			n := 0
+			for {
+				err := ss.RecvMsg(new(wrapperspb.StringValue))
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				n++
+			}
+			if err := d.err(); err != nil {
+				return err
+			}
+			return ss.SendMsg(wrapperspb.Int64(int64(n)))
 		},
 	}},
 }
@@ -138,4 +161,26 @@ func watch(ctx context.Context, conn *grpc.ClientConn) error {
 			return err
 		}
 	}
+}
+
+// upload sends three messages on the client streaming method and returns
+// the count the server answered.
+func upload(ctx context.Context, conn *grpc.ClientConn) (int64, error) {
+	s, err := conn.NewStream(ctx, &depDesc.Streams[1], uploadMethod)
+	if err != nil {
+		return 0, err
+	}
+	for range 3 {
+		if err := s.SendMsg(wrapperspb.String("part")); err != nil {
+			break // the status comes with RecvMsg
+		}
+	}
+	if err := s.CloseSend(); err != nil {
+		return 0, err
+	}
+	n := new(wrapperspb.Int64Value)
+	if err := s.RecvMsg(n); err != nil {
+		return 0, err
+	}
+	return n.GetValue(), nil
 }

@@ -182,6 +182,30 @@ func TestInterceptorsClassifyCodes(t *testing.T) {
 	}
 }
 
+func TestClientStreamEndsWithItsResponse(t *testing.T) {
+	env := wraptest.Start(t)
+	d := &dep{}
+	i := newInterceptors(t, env.Client, guarded()...)
+	conn := serve(t, d, nil, grpc.WithStreamInterceptor(i.StreamClient()))
+
+	n, err := upload(context.Background(), conn)
+	if err != nil || n != 3 {
+		t.Fatalf("upload: %d, %v", n, err)
+	}
+	// The response ends the call: its sample exists without reading on to EOF.
+	if got := env.Client.Stats().Produced; got != 1 {
+		t.Fatalf("%d samples after the response, want 1", got)
+	}
+	d.code.Store(uint32(codes.ResourceExhausted))
+	if _, err := upload(context.Background(), conn); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("failing upload: %v", err)
+	}
+	samples := env.Samples(t)
+	if len(samples) != 2 || !samples[0].OK || samples[1].OK || samples[1].Tags["route"] != uploadMethod {
+		t.Fatalf("samples %+v, want ok then failed, route %s", samples, uploadMethod)
+	}
+}
+
 func TestRejectedCallsAreUnavailable(t *testing.T) {
 	env := wraptest.Start(t)
 	if err := env.Server.ForceState(env.ProjectID, wraptest.Breaker, "open", 0); err != nil {

@@ -168,6 +168,11 @@ func TestTransportClassifies(t *testing.T) {
 	}
 	client := &http.Client{Transport: tr}
 	do(client, context.Background(), "ok", "/ok")
+	head, _ := http.NewRequest(http.MethodHead, dep.URL+"/503", nil) // no body: reported at the headers
+	head.Header.Set("X-Case", "head")
+	if resp, err := client.Do(head); err == nil {
+		resp.Body.Close()
+	}
 	do(client, context.Background(), "404", "/404")
 	do(client, context.Background(), "503", "/503")
 	do(client, context.Background(), "reset", "/reset")
@@ -186,7 +191,7 @@ func TestTransportClassifies(t *testing.T) {
 		}
 		got[route] = s.OK
 	}
-	want := map[string]bool{"ok": true, "404": true, "503": false, "reset": false, "torn": false, "timeout": false}
+	want := map[string]bool{"ok": true, "head": false, "404": true, "503": false, "reset": false, "torn": false, "timeout": false}
 	for name, ok := range want {
 		if g, found := got[name]; !found || g != ok {
 			t.Errorf("%s: sample ok=%v (found %v), want ok=%v", name, g, found, ok)
