@@ -317,6 +317,13 @@ func TestPreparedGateAllocatesNothing(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("prepared Allow+Done allocates %v times, want 0", allocs)
 	}
+	allocs = testing.AllocsPerRun(1000, func() {
+		p, _ := gate.Allow(ctx)
+		p.Finish(tripswitch.Outcome{OK: true, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"})
+	})
+	if allocs != 0 {
+		t.Fatalf("prepared Allow+Finish with a trace ID allocates %v times, want 0", allocs)
+	}
 	if s := c.Stats(); s.Produced < 1000 {
 		t.Fatalf("produced %d samples, want ≥ 1000", s.Produced)
 	}

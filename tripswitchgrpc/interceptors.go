@@ -20,8 +20,8 @@ import (
 // and fails with codes.Unavailable (see Rejection). A call let through
 // reports one sample per metric to its router, classified by its status
 // code (WithFailureCodes), with the latency from the gate to the end of
-// the call and the trace ID the client's extractor finds in the call's
-// context. Interceptors are safe for concurrent use.
+// the call and the trace ID of the OpenTelemetry span in the call's
+// context (without one, the client's extractor decides). Interceptors are safe for concurrent use.
 type Interceptors struct {
 	cfg   config
 	gates *gateset.Set
@@ -79,7 +79,7 @@ func (i *Interceptors) complete(p tripswitch.Permit, ctx context.Context, err er
 		return // the caller gave up: nothing to say about the dependency
 	}
 	failed := err != nil && i.cfg.failures&(1<<status.Code(err)) != 0
-	p.Finish(tripswitch.Outcome{OK: !failed})
+	p.Finish(tripswitch.Outcome{OK: !failed, TraceID: gateset.TraceID(ctx)})
 }
 
 // UnaryClient returns the unary client interceptor
@@ -148,7 +148,7 @@ func (i *Interceptors) UnaryServer() grpc.UnaryServerInterceptor {
 		finished := false
 		defer func() {
 			if !finished {
-				p.Finish(tripswitch.Outcome{OK: false}) // the handler panicked
+				p.Finish(tripswitch.Outcome{OK: false, TraceID: gateset.TraceID(ctx)}) // the handler panicked
 			}
 		}()
 		resp, err = handler(ctx, req)
@@ -170,7 +170,7 @@ func (i *Interceptors) StreamServer() grpc.StreamServerInterceptor {
 		finished := false
 		defer func() {
 			if !finished {
-				p.Finish(tripswitch.Outcome{OK: false}) // the handler panicked
+				p.Finish(tripswitch.Outcome{OK: false, TraceID: gateset.TraceID(ctx)}) // the handler panicked
 			}
 		}()
 		err = handler(srv, ss)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -203,6 +204,24 @@ func TestClientStreamEndsWithItsResponse(t *testing.T) {
 	samples := env.Samples(t)
 	if len(samples) != 2 || !samples[0].OK || samples[1].OK || samples[1].Tags["route"] != uploadMethod {
 		t.Fatalf("samples %+v, want ok then failed, route %s", samples, uploadMethod)
+	}
+}
+
+func TestSamplesCarryTheSpansTraceID(t *testing.T) {
+	env := wraptest.Start(t) // no extractor: the interceptor reads the span
+	i := newInterceptors(t, env.Client, tripswitchgrpc.WithRouter(wraptest.Router))
+	conn := serve(t, &dep{}, nil, grpc.WithUnaryInterceptor(i.UnaryClient()))
+	tp := sdktrace.NewTracerProvider()
+	t.Cleanup(func() { tp.Shutdown(context.Background()) })
+	ctx, span := tp.Tracer("test").Start(context.Background(), "call")
+	if err := unary(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	span.End()
+	_ = unary(context.Background(), conn) // no span: no trace ID
+	samples := env.Samples(t)
+	if len(samples) != 2 || samples[0].TraceID != span.SpanContext().TraceID().String() || samples[1].TraceID != "" {
+		t.Fatalf("samples %+v, want the span's trace ID, then none", samples)
 	}
 }
 

@@ -1,11 +1,14 @@
 package tripswitchhttp_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/tripswitch-otel/tripswitch-go/internal/wraptest"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
@@ -37,8 +40,8 @@ func benchEnv(b *testing.B) *wraptest.Env {
 	)
 }
 
-func benchRoundTrip(b *testing.B, rt http.RoundTripper) {
-	req := httptest.NewRequest(http.MethodGet, "http://dep.example/items", nil)
+func benchRoundTrip(b *testing.B, rt http.RoundTripper, ctx context.Context) {
+	req := httptest.NewRequest(http.MethodGet, "http://dep.example/items", nil).WithContext(ctx)
 	b.ReportAllocs()
 	for b.Loop() {
 		resp, err := rt.RoundTrip(req)
@@ -51,7 +54,7 @@ func benchRoundTrip(b *testing.B, rt http.RoundTripper) {
 
 func BenchmarkTransport(b *testing.B) {
 	env := benchEnv(b)
-	b.Run("Bare", func(b *testing.B) { benchRoundTrip(b, cannedBody{}) })
+	b.Run("Bare", func(b *testing.B) { benchRoundTrip(b, cannedBody{}, context.Background()) })
 	breakers := []string{wraptest.Breaker}
 	for _, tc := range []struct {
 		name string
@@ -68,8 +71,20 @@ func BenchmarkTransport(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(tc.name, func(b *testing.B) { benchRoundTrip(b, tr) })
+		b.Run(tc.name, func(b *testing.B) { benchRoundTrip(b, tr, context.Background()) })
 	}
+	// With a span in the request's context, its trace ID is encoded once
+	// per request (one allocation).
+	tr, err := tripswitchhttp.NewTransport(cannedBody{}, env.Client, tripswitchhttp.WithBreakers(wraptest.Breaker), tripswitchhttp.WithRouter(wraptest.Router))
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider()
+	b.Cleanup(func() { tp.Shutdown(context.Background()) })
+	ctx, span := tp.Tracer("bench").Start(context.Background(), "request")
+	defer span.End()
+	b.Run("BareWithSpan", func(b *testing.B) { benchRoundTrip(b, cannedBody{}, ctx) })
+	b.Run("WrappedWithSpan", func(b *testing.B) { benchRoundTrip(b, tr, ctx) })
 }
 
 // discardWriter is a ResponseWriter that allocates nothing.

@@ -22,11 +22,13 @@
 // on endpoints the application owns: rejected requests are answered 503
 // Service Unavailable with Retry-After, and samples carry the route.
 //
-// Both work with otelhttp in either order. With otelhttp outside
+// Samples carry the trace ID of the OpenTelemetry span in the request's
+// context (without one, the client's trace-ID extractor decides). Both
+// wrappers work with otelhttp in either order: with otelhttp outside
 // (otelhttp.NewTransport(tripswitchhttp.NewTransport(...))) the samples
-// carry the trace ID of the client span; inside, that of the caller's span,
-// which belongs to the same trace. Either way the client needs a trace-ID
-// extractor (otelbridge.TraceID, or Bridge.ClientOptions). An
-// http.Client.Timeout that expires is a failure; a request the caller
+// carry the trace of the client span, and a rejected request ends that
+// span with the breaker's error; inside, they carry the caller's span,
+// which belongs to the same trace, and a rejected request makes no span.
+// An http.Client.Timeout that expires is a failure; a request the caller
 // cancels produces no sample.
 package tripswitchhttp

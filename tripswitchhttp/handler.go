@@ -101,12 +101,7 @@ func (h *Handler) route(r *http.Request) string {
 }
 
 func (h *Handler) complete(p tripswitch.Permit, r *http.Request, status int, err error) {
-	switch h.cfg.classOf(r, status, err) {
-	case Success:
-		p.Finish(tripswitch.Outcome{OK: true})
-	case Failure:
-		p.Finish(tripswitch.Outcome{OK: false})
-	}
+	finish(p, r, h.cfg.classOf(r, status, err))
 }
 
 func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, err error) {

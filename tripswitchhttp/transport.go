@@ -27,7 +27,8 @@ type Transport struct {
 // tripswitch.ErrOpen) holds) or the WithFallback response. A request let
 // through reports one sample per metric to its router, classified by
 // WithClassifier, with the latency measured from the gate to WithLatencyEnd
-// and the trace ID the client's extractor finds in the request's context.
+// and the trace ID of the span in the request's context (without one, the
+// client's extractor decides).
 //
 // NewTransport returns an error naming the option when the options are
 // invalid.
@@ -114,12 +115,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // complete reports a request's outcome.
 func (t *Transport) complete(p tripswitch.Permit, r *http.Request, status int, err error) {
-	switch t.cfg.classOf(r, status, err) {
-	case Success:
-		p.Finish(tripswitch.Outcome{OK: true})
-	case Failure:
-		p.Finish(tripswitch.Outcome{OK: false})
-	}
+	finish(p, r, t.cfg.classOf(r, status, err))
 }
 
 func closeRequestBody(r *http.Request) {
@@ -171,4 +167,13 @@ func (b *body) Close() error {
 		b.t.complete(b.permit, b.r, b.status, readErr)
 	}
 	return err
+}
+
+// finish reports a classified request, with the trace ID of the span in
+// its context.
+func finish(p tripswitch.Permit, r *http.Request, class Class) {
+	if class == Skip {
+		return
+	}
+	p.Finish(tripswitch.Outcome{OK: class == Success, TraceID: gateset.TraceID(r.Context())})
 }
