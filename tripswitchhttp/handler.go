@@ -51,6 +51,7 @@ func NewHandler(next http.Handler, c *tripswitch.Client, opts ...Option) (*Handl
 	return h, nil
 }
 
+// ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	gate := h.fixed
 	if gate == nil {

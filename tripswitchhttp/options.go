@@ -166,9 +166,10 @@ func WithTarget(fn func(r *http.Request) Target) Option {
 
 // WithRoute names the route of a request, tagged "route" on its samples.
 // It should return a template ("GET /users/{id}"), never a raw path, to
-// keep the number of distinct tags small. Default: r.Pattern, the pattern
-// http.ServeMux matched; a Handler wrapping an *http.ServeMux asks the mux
-// for it. An empty route adds no tag.
+// keep the number of distinct tags small. An empty route adds no tag.
+// Default: a Handler tags r.Pattern, the pattern http.ServeMux matched (a
+// Handler wrapping an *http.ServeMux asks the mux for it); a Transport tags
+// nothing.
 func WithRoute(fn func(r *http.Request) string) Option {
 	return optionFunc(func(c *config) { c.route = fn })
 }

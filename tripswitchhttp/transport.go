@@ -66,7 +66,7 @@ func newGates(c *tripswitch.Client, cfg *config, what string) (*gateset.Set, *tr
 	return gates, fixed, nil
 }
 
-// gate returns the gate of r; route is the route r is tagged with.
+// gateFor returns the gate of r; route is the route r is tagged with.
 func gateFor(gates *gateset.Set, cfg *config, r *http.Request, route string) (*tripswitch.Gate, error) {
 	if cfg.target == nil {
 		return gates.Route(route)
@@ -79,7 +79,7 @@ func gateFor(gates *gateset.Set, cfg *config, r *http.Request, route string) (*t
 func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	gate := t.fixed
 	if gate == nil {
-		route := r.Pattern
+		var route string
 		if t.cfg.route != nil {
 			route = t.cfg.route(r)
 		}
