@@ -21,7 +21,8 @@ import (
 // reports one sample per metric to its router, classified by its status
 // code (WithFailureCodes), with the latency from the gate to the end of
 // the call and the trace ID of the OpenTelemetry span in the call's
-// context (without one, the client's extractor decides). Interceptors are safe for concurrent use.
+// context (without one, the client's extractor decides). Interceptors
+// are safe for concurrent use.
 type Interceptors struct {
 	cfg   config
 	gates *gateset.Set
