@@ -112,6 +112,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	browser := chromiumPath()
+	if browser == "" && os.Getenv("TRIPSWITCH_BROWSER_TESTS") == "require" {
+		t.Fatal("no Chromium found and TRIPSWITCH_BROWSER_TESTS=require: install the chromium package or set CHROMIUM")
+	}
 	if browser == "" {
 		t.Skip("no Chromium found (install the chromium package, or set CHROMIUM to a Chromium-based browser); .ci/run installs it")
 	}

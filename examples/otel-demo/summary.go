@@ -221,6 +221,9 @@ func writeHeader(w io.Writer, p painter, h headerInfo) {
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line("%s", p.paint(ansiBold, fmt.Sprintf("Tripswitch + OpenTelemetry demo: checkout → payments at %d req/s for %v", h.cfg.RPS, h.cfg.Duration)))
 	line("  %-9s %s", "server", h.backend.describe())
+	if l := h.backend.Local; l != nil { // in-process and loopback only: the key lives as long as the demo
+		line("  %-9s %s/ (admin key %s)", "console", l.Credentials().BaseURL, l.Credentials().AdminKey)
+	}
 	line("  %-9s %s (%s) fed by Execute (%q), spans (%q) and the metric exporter (%q)", "router", routerName, h.routerID, latencyMetric, spanMetric, exporterMetric)
 	for _, s := range h.specs {
 		if h.provisioned {
