@@ -134,6 +134,7 @@ type consoleRate struct {
 type consoleMetrics struct {
 	NowMs  int64                   `json:"now_ms"`
 	Points map[string]consolePoint `json:"points"` // by breaker ID
+	Held   []string                `json:"held"`   // IDs of breakers held by state:force
 	Rates  []consoleRate           `json:"rates"`
 }
 
@@ -380,13 +381,17 @@ func aggregateHistory(cfg engine.Config, samples []engine.Sample, nowMs int64) [
 // metric's samples per second.
 func (s *Server) consoleMetrics(p *project) consoleMetrics {
 	nowMs := s.nowMs()
-	m := consoleMetrics{NowMs: nowMs, Points: map[string]consolePoint{}, Rates: []consoleRate{}}
+	m := consoleMetrics{NowMs: nowMs, Points: map[string]consolePoint{}, Held: []string{}, Rates: []consoleRate{}}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, b := range p.breakers {
 		v, n := b.eng.Aggregate(nowMs)
 		m.Points[b.ID] = consolePoint{float64(nowMs), v, float64(n)}
+		if b.eng.Pinned() {
+			m.Held = append(m.Held, b.ID)
+		}
 	}
+	slices.Sort(m.Held)
 	type key struct{ router, metric string }
 	counts := map[key]int{}
 	win := consoleRateWindow.Milliseconds()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -234,6 +235,7 @@ func TestConsoleLiveStream(t *testing.T) {
 
 	var m struct {
 		Points map[string][3]float64 `json:"points"`
+		Held   []string              `json:"held"`
 		Rates  []struct {
 			RouterID  string  `json:"router_id"`
 			Metric    string  `json:"metric"`
@@ -241,6 +243,9 @@ func TestConsoleLiveStream(t *testing.T) {
 		} `json:"rates"`
 	}
 	nextConsole(t, events, "metrics", &m)
+	if len(m.Held) != 0 {
+		t.Fatalf("held = %v before any force, want none", m.Held)
+	}
 	p, ok := m.Points[snap.Breakers[0].ID]
 	if !ok || p[1] != 1 || p[2] != 8 {
 		t.Fatalf("metrics points = %v, want error rate 1 over 8 samples", m.Points)
@@ -249,6 +254,31 @@ func TestConsoleLiveStream(t *testing.T) {
 	// the 5 s rate window, the one sent 5 s earlier is not: 1.2 per second.
 	if len(m.Rates) != 1 || m.Rates[0].RouterID != "rtr_a" || m.Rates[0].Metric != "req" || m.Rates[0].PerSecond != 1.2 {
 		t.Fatalf("rates = %+v, want rtr_a req 1.2/s", m.Rates)
+	}
+
+	// A hold shows in the next metrics; a release by another client too.
+	if err := srv.HoldState(c.ProjectID, "errors", "closed", 0); err != nil {
+		t.Fatal(err)
+	}
+	// A metrics event computed just before the call may still be on its way:
+	// the next two are looked at.
+	heldIs := func(want ...string) bool {
+		for range 2 {
+			nextConsole(t, events, "metrics", &m)
+			if slices.Equal(m.Held, want) {
+				return true
+			}
+		}
+		return false
+	}
+	if !heldIs(snap.Breakers[0].ID) {
+		t.Fatalf("held = %v after HoldState, want [%s]", m.Held, snap.Breakers[0].ID)
+	}
+	if err := srv.ReleaseState(c.ProjectID, "errors"); err != nil {
+		t.Fatal(err)
+	}
+	if !heldIs() {
+		t.Fatalf("held = %v after ReleaseState, want none", m.Held)
 	}
 
 	// A new breaker sends a fresh snapshot.

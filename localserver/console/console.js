@@ -299,9 +299,11 @@
 
   function onMetrics(m) {
     view.nowMs = m.now_ms;
+    const held = new Set(m.held);
     for (const [id, p] of Object.entries(m.points)) {
       const b = view.breakers.get(id);
       if (!b) continue;
+      b.held = held.has(id);
       b.value = p[1];
       b.count = p[2];
       const h = view.history.get(id) || [];
