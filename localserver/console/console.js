@@ -129,8 +129,9 @@
     const loopback = host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
     const p = $('origin');
     if (loopback) {
-      p.textContent = 'Served on the loopback address ' + location.host +
-        ': only this machine can open this console. It needs the admin key of this server.';
+      p.textContent = 'Loopback address ' + location.host + ': by default the local server listens only here, ' +
+        'so only this machine can open this console (unless it was started with another -addr). ' +
+        'The console needs the admin key of this server.';
     } else {
       p.textContent = 'Served on ' + location.host + ', which other machines may reach: anyone with the admin key ' +
         'can force breakers here. Bind tripswitch-local to 127.0.0.1 unless you mean to share it.';
