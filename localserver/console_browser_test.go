@@ -249,4 +249,40 @@ func TestConsoleInBrowser(t *testing.T) {
 		return st == "open"
 	})
 	run("see it reopen", chromedp.WaitVisible(css(row+`[data-state="open"]`)))
+
+	// Reset a window from the page: the samples held so far are gone.
+	_, before, _ := srv.Aggregate(c.ProjectID, "checkout-errors")
+	run("reset checkout-errors' window", chromedp.Click(css(`tr[data-breaker="checkout-errors"] button[data-action="reset"]`)))
+	waitFor(t, "checkout-errors' window to be reset", func() bool {
+		_, n, _ := srv.Aggregate(c.ProjectID, "checkout-errors")
+		return n < before/2
+	})
+
+	// The timeline filters by breaker.
+	ids := map[string]string{}
+	for _, b := range listBreakers(t, srv) {
+		ids[b.Name] = b.ID
+	}
+	run("filter the timeline",
+		chromedp.SetValue(css(`#filter`), ids["checkout-latency"]),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('filter').dispatchEvent(new Event('change'))`),
+		chromedp.WaitVisible(css(`#no-events`)),
+		chromedp.SetValue(css(`#filter`), ids["payment-errors"]),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById('filter').dispatchEvent(new Event('change'))`),
+		chromedp.WaitVisible(css(`#timeline li[data-breaker="payment-errors"]`)),
+	)
+}
+
+// listBreakers lists the default project's breakers through the
+// management API.
+func listBreakers(t *testing.T, srv *localserver.Server) []struct{ ID, Name string } {
+	t.Helper()
+	var out struct {
+		Breakers []struct{ ID, Name string } `json:"breakers"`
+	}
+	r := call(t, http.MethodGet, projectURL(srv, "/breakers"), srv.Credentials().AdminKey, nil)
+	if err := json.Unmarshal(r.Body, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Breakers
 }

@@ -287,13 +287,6 @@
 
   function onEvents(evs) {
     view.events = evs.concat(view.events).slice(0, MAX_EVENTS);
-    for (const e of evs) {
-      const b = view.breakers.get(e.breaker_id);
-      if (b && /held until released$/.test(e.reason || '')) {
-        b.held = true;
-        updateRow(b, false);
-      }
-    }
     renderTimeline();
     drawCharts();
   }
