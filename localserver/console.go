@@ -162,12 +162,13 @@ func (p *project) consoleStampLocked() consoleStamp {
 // the project's state streams carry it, an "events" event with the new
 // transitions after each change, and a "metrics" event every second.
 //
-// The page reads it with fetch() and parses the events itself: EventSource
-// cannot send an Authorization header, and the admin key must never travel
-// in a URL (URLs end up in logs and browser history), so neither a key nor
-// a ticket goes in the query string. The runtime state stream takes a
-// project key, which the page does not hold; this stream takes the same
-// admin key as the rest of the page's calls.
+// The page reads it with fetch() and parses the events itself, because
+// EventSource cannot send an Authorization header and the admin key must
+// never travel in a URL (URLs end up in logs, proxies and browser history).
+// A short-lived ticket in the URL would also work, but would be one more
+// credential to issue, expire and keep out of logs; fetch() needs none. The
+// runtime state stream takes a project key, which the page does not hold;
+// this stream takes the admin key, like the rest of the page's calls.
 func (s *Server) consoleLive(w http.ResponseWriter, r *http.Request, p *project) error {
 	if s.isClosing() {
 		return errf(http.StatusServiceUnavailable, "unavailable", "server is shutting down")
@@ -227,12 +228,12 @@ func (s *Server) consoleLive(w http.ResponseWriter, r *http.Request, p *project)
 			if st := p.consoleStamp(); st != stamp {
 				snap, lastSeq, stamp = s.consoleSnapshot(p)
 				send("snapshot", snap)
-				break
+			} else {
+				if evs := p.consoleEventsSince(&lastSeq); len(evs) > 0 {
+					send("events", evs)
+				}
+				send("metrics", s.consoleMetrics(p))
 			}
-			if evs := p.consoleEventsSince(&lastSeq); len(evs) > 0 {
-				send("events", evs)
-			}
-			send("metrics", s.consoleMetrics(p))
 		case <-sub.kicked:
 			return nil
 		case <-r.Context().Done():

@@ -201,6 +201,11 @@
         showLogin('The server refused this key (' + resp.status + ').');
         return;
       }
+      if (resp.status === 404) { // the project was deleted: list the projects again
+        setStatus('project not found', 'down');
+        retry = setTimeout(start, RECONNECT_MS);
+        return;
+      }
       if (!resp.ok) throw new Error('status ' + resp.status);
       setStatus('live', 'live');
       await readEvents(resp.body, ctl);
