@@ -13,7 +13,6 @@
 // of the README checks that its Go snippets are excerpts of Example
 // functions.
 //
-// The YAML files use a block-style subset of YAML (mappings, sequences,
-// flow sequences of scalars, quoted and plain scalars, comments) so that
-// the tests can read them without a YAML library.
+// The tests read the YAML files with go.yaml.in/yaml/v3, so any valid
+// YAML (anchors, merge keys, flow mappings, block scalars) is understood.
 package deploy
