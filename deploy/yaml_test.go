@@ -117,4 +117,3 @@ func TestParseYAMLRejectsBadInput(t *testing.T) {
 		})
 	}
 }
-
