@@ -56,6 +56,6 @@
 //	NO_COLOR                  disables colours (they are used only on a terminal)
 //
 // Ctrl-C (or SIGTERM) stops the load, flushes every sample, span and
-// metric, prints the summary and exits with status 1; a second Ctrl-C ends
-// the process at once.
+// metric, prints the summary (which says which phases were not reached)
+// and exits with status 1; a second Ctrl-C ends the process at once.
 package main
