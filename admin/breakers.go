@@ -214,8 +214,15 @@ func (c *Client) CreateBreaker(ctx context.Context, projectID string, in CreateB
 	return c.breakerCall(ctx, call{method: http.MethodPost, path: p, in: in}, opts)
 }
 
-// SyncBreakers replaces all of the project's breakers with in (breakers not
-// listed are deleted) and returns the resulting set.
+// SyncBreakers replaces all of the project's breakers with in and returns
+// the resulting set.
+//
+// It deletes every breaker of the project that in does not list, including
+// breakers created by other tools, teams or services that share the
+// project, and with them their state and router links. Call it only when in
+// is the project's complete set of breakers. To create or update some
+// breakers and leave the others alone, use [Client.EnsureBreaker], which
+// never deletes.
 func (c *Client) SyncBreakers(ctx context.Context, projectID string, in []CreateBreakerInput, opts ...RequestOption) ([]Breaker, error) {
 	p, err := buildPath("/v1/projects/%s/breakers", arg("project ID", projectID))
 	if err != nil {

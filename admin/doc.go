@@ -21,6 +21,14 @@
 // Responses are read in either shape the contract allows (a wrapped or bare
 // breaker or router; a list or an object for sync and batch state).
 //
+// # Declaring routers and breakers
+//
+// [Client.EnsureRouter] and [Client.EnsureBreaker] create a router or a
+// breaker by name when it is missing and update it when it exists; they
+// never delete anything, so a deployment script can run them every time.
+// [Client.SyncBreakers] instead makes the project's breakers exactly the
+// list given and deletes every other breaker of the project.
+//
 // # Errors
 //
 // A failed call returns an [*APIError] with the status, the server's code and

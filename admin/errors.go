@@ -41,6 +41,10 @@ var (
 	// ErrNameMismatch: a workspace or project delete was refused because the
 	// confirmation does not equal the object's current name. No DELETE was sent.
 	ErrNameMismatch = errors.New("admin: name confirmation does not match")
+	// ErrDuplicateName: [Client.EnsureRouter] found several routers with the
+	// name it looks up, so it cannot tell which one to update. Nothing was
+	// created or changed; the error names the routers' IDs.
+	ErrDuplicateName = errors.New("admin: more than one object has this name")
 )
 
 // APIError describes a failed API call: an error status from the server

@@ -24,8 +24,10 @@ func startExampleServer() (baseURL, adminKey string, stop func()) {
 	return creds.BaseURL, creds.AdminKey, func() { _ = srv.Shutdown(context.Background()) }
 }
 
-// The automation flow of a deployment pipeline: create a project, create a
-// router, declare the breakers, and link them to the router.
+// The automation flow of a deployment pipeline: create a project, then
+// declare its router and breakers. EnsureRouter and EnsureBreaker create
+// what is missing and update what exists, by name, and never delete, so
+// the pipeline can run them on every deploy.
 func Example() {
 	baseURL, adminKey, stop := startExampleServer()
 	defer stop()
@@ -41,35 +43,28 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	router, err := c.CreateRouter(ctx, project.ID, admin.CreateRouterInput{
-		Name: "checkout", Mode: admin.RouterModeStatic,
-	})
-	if err != nil {
-		log.Fatal(err)
+	for range 2 { // a second deploy changes nothing
+		router, err := c.EnsureRouter(ctx, project.ID, admin.CreateRouterInput{Name: "checkout", Mode: admin.RouterModeStatic})
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, in := range []admin.CreateBreakerInput{
+			{Name: "checkout-latency", Metric: "latency_ms", Kind: admin.KindP95, Op: admin.OpGt, Threshold: 500, WindowMs: 60_000},
+			{Name: "checkout-errors", Metric: "latency_ms", Kind: admin.KindErrorRate, Op: admin.OpGte, Threshold: 0.05},
+		} {
+			in.RouterIDs = []string{router.ID}
+			if _, err := c.EnsureBreaker(ctx, project.ID, in); err != nil {
+				log.Fatal(err)
+			}
+		}
 	}
 
-	// SyncBreakers makes the project's breakers exactly this list, so the
-	// pipeline can run it on every deploy.
-	breakers, err := c.SyncBreakers(ctx, project.ID, []admin.CreateBreakerInput{
-		{Name: "checkout-latency", Metric: "latency_ms", Kind: admin.KindP95, Op: admin.OpGt, Threshold: 500, WindowMs: 60_000},
-		{Name: "checkout-errors", Metric: "latency_ms", Kind: admin.KindErrorRate, Op: admin.OpGte, Threshold: 0.05},
-	})
-	if err != nil {
-		log.Fatal(err)
+	for r, err := range c.ListRoutersAll(ctx, project.ID, admin.ListRoutersParams{}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("project %s, router %s with %d breakers:\n", project.Name, r.Name, r.BreakerCount)
 	}
-	ids := make([]string, len(breakers))
-	for i, b := range breakers {
-		ids[i] = b.ID
-	}
-	if err := c.LinkBreakers(ctx, project.ID, router.ID, ids); err != nil {
-		log.Fatal(err)
-	}
-
-	linked, err := c.GetRouter(ctx, project.ID, router.ID)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("project %s, router %s with %d breakers:\n", project.Name, linked.Name, linked.BreakerCount)
 	for b, err := range c.ListBreakersAll(ctx, project.ID, admin.ListBreakersParams{}) {
 		if err != nil {
 			log.Fatal(err)
@@ -80,6 +75,49 @@ func Example() {
 	// project prod-payments, router checkout with 2 breakers:
 	//   checkout-latency: p95 gt 500
 	//   checkout-errors: error_rate gte 0.05
+}
+
+// SyncBreakers makes the project's breakers exactly the list given: every
+// breaker not in the list is deleted, whoever created it. To add or update
+// some breakers and leave the others alone, use EnsureBreaker.
+func ExampleClient_SyncBreakers() {
+	baseURL, adminKey, stop := startExampleServer()
+	defer stop()
+	ctx := context.Background()
+	c, err := admin.NewClient(adminKey, admin.WithBaseURL(baseURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	p, err := c.CreateProject(ctx, admin.CreateProjectInput{Name: "demo"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_, err = c.CreateBreaker(ctx, p.ID, admin.CreateBreakerInput{
+		Name: "made-elsewhere", Metric: "latency_ms", Kind: admin.KindMax, Op: admin.OpGt, Threshold: 2000,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// Deletes every breaker of the project that is not in this list.
+	breakers, err := c.SyncBreakers(ctx, p.ID, []admin.CreateBreakerInput{
+		{Name: "checkout-latency", Metric: "latency_ms", Kind: admin.KindP95, Op: admin.OpGt, Threshold: 500, WindowMs: 60_000},
+		{Name: "checkout-errors", Metric: "latency_ms", Kind: admin.KindErrorRate, Op: admin.OpGte, Threshold: 0.05},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, b := range breakers {
+		fmt.Println(b.Name)
+	}
+	_, err = c.EnsureBreaker(ctx, p.ID, admin.CreateBreakerInput{
+		Name: "made-elsewhere", Metric: "latency_ms", Kind: admin.KindMax, Op: admin.OpGt, Threshold: 2000,
+	})
+	fmt.Println("made-elsewhere restored:", err == nil)
+	// Output:
+	// checkout-latency
+	// checkout-errors
+	// made-elsewhere restored: true
 }
 
 // Deleting a project requires its current name, so that a script with a

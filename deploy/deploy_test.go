@@ -227,7 +227,7 @@ func TestComposeServices(t *testing.T) {
 			}
 			checkDockerfile(t, c.str("services", name, "build", "dockerfile"))
 		}
-		for _, dep := range optionalStrings(c, "services", name, "depends_on") {
+		for dep := range c.dependsOn(name) {
 			if _, ok := services[dep]; !ok {
 				t.Errorf("%s depends on unknown service %q", name, dep)
 			}
@@ -241,20 +241,42 @@ func TestComposeServices(t *testing.T) {
 	}
 }
 
-func optionalStrings(c compose, path ...string) []string {
-	if !c.has(path...) {
-		return nil
+// dependsOn returns a service's dependencies and the condition each must
+// meet, from either form compose accepts (a list of names, or a mapping
+// of name to {condition}); a listed name means service_started.
+func (c compose) dependsOn(service string) map[string]string {
+	c.t.Helper()
+	out := map[string]string{}
+	if !c.has("services", service, "depends_on") {
+		return out
 	}
-	return c.strings(path...)
+	switch deps := c.get("services", service, "depends_on").(type) {
+	case []any:
+		for _, name := range c.strings("services", service, "depends_on") {
+			out[name] = "service_started"
+		}
+	case map[string]any:
+		for name := range deps {
+			cond := "service_started"
+			if c.has("services", service, "depends_on", name, "condition") {
+				cond = c.str("services", service, "depends_on", name, "condition")
+			}
+			out[name] = cond
+		}
+	default:
+		c.t.Fatalf("compose: %s depends_on is neither a list nor a mapping", service)
+	}
+	return out
 }
 
 var (
 	fromRe  = regexp.MustCompile(`(?m)^FROM\s+(\S+)`)
-	buildRe = regexp.MustCompile(`(?m)go build .*\s(\./\S+)\s*$`)
+	buildRe = regexp.MustCompile(`(?m)go build .*-o (\S+)\s+(?:.*\s)?(\./\S+)\s*$`)
+	copyRe  = regexp.MustCompile(`(?m)^COPY --from=\S+ (\S+) (\S+)\s*$`)
 )
 
 // checkDockerfile checks that a Dockerfile pins its base images and builds
-// a main package that exists.
+// main packages that exist.
 func checkDockerfile(t *testing.T, rel string) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(root, rel))
@@ -268,15 +290,36 @@ func checkDockerfile(t *testing.T, rel string) {
 			t.Errorf("%s: base image %q is not pinned", rel, img)
 		}
 	}
-	m := buildRe.FindStringSubmatch(string(data))
-	if m == nil {
-		t.Errorf("%s: no `go build … ./path` line", rel)
+	builds := buildRe.FindAllStringSubmatch(string(data), -1)
+	if builds == nil {
+		t.Errorf("%s: no `go build -o OUT … ./path` line", rel)
 		return
 	}
-	src, err := os.ReadFile(filepath.Join(root, m[1], "main.go"))
-	if err != nil || !regexp.MustCompile(`(?m)^package main$`).Match(src) {
-		t.Errorf("%s builds %s, which is not a main package (%v)", rel, m[1], err)
+	for _, m := range builds {
+		src, err := os.ReadFile(filepath.Join(root, m[2], "main.go"))
+		if err != nil || !regexp.MustCompile(`(?m)^package main$`).Match(src) {
+			t.Errorf("%s builds %s, which is not a main package (%v)", rel, m[2], err)
+		}
 	}
+}
+
+// imageFiles returns the files a Dockerfile copies from its build stage
+// into the final image: image path → the package that builds it.
+func imageFiles(t *testing.T, rel string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := map[string]string{}
+	for _, m := range buildRe.FindAllStringSubmatch(string(data), -1) {
+		built[m[1]] = m[2]
+	}
+	out := map[string]string{}
+	for _, m := range copyRe.FindAllStringSubmatch(string(data), -1) {
+		out[m[2]] = built[m[1]]
+	}
+	return out
 }
 
 // TestComposeDemoReachesServer checks that the demo is pointed at the

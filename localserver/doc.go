@@ -44,6 +44,39 @@
 // of null delete keys; deleting a workspace that still has projects is 409;
 // notification channel tests are accepted but nothing is delivered.
 //
+// # Local extensions
+//
+// A few endpoints exist only on the local server, not in the hosted API;
+// every response of theirs carries the header Tripswitch-Local-Extension: 1
+// ([ExtensionHeader]). They take the admin key, so that tests in any
+// language can drive breakers:
+//
+//   - POST …/breakers/{breaker_id}/state:force with
+//     {"state": "open"|"closed"|"half_open", "allow_rate": 0..1} (allow_rate
+//     for half_open only) forces the state and holds it, whatever the
+//     samples say, until state:release; the change is an event and is pushed
+//     to the state streams;
+//   - POST …/breakers/{breaker_id}/state:release returns the breaker to
+//     evaluation, from its current state, at the next evaluation;
+//   - POST …/breakers/{breaker_id}/window:reset drops the breaker's samples.
+//
+// Each answers with the breaker's state and "held". From Go,
+// [Server.HoldState], [Server.ReleaseState] and [Server.ResetWindow] do the
+// same; [Server.ForceState] forces a state without holding it. A hold is not
+// persisted in DataFile.
+//
+// The web console is served at "/" on the same address: a page that shows
+// every breaker of a project live (state, condition, the current aggregate
+// beside its threshold, linked routers), a chart of each aggregate against
+// its threshold, samples per second per router and metric, the timeline of
+// transitions with their reasons, and buttons for the endpoints above. It is
+// embedded in the binary and needs no network. The page asks for the admin
+// key once and keeps it in the tab's session storage; it sends it only in
+// Authorization headers. Its live data come from GET
+// /console/api/projects/{project_id}/live (admin key), a server-sent event
+// stream of a snapshot, each state change as it happens, new events, and
+// aggregates and rates once a second.
+//
 // # Limits
 //
 // Bad input never crashes the server nor costs memory without bound:

@@ -106,6 +106,9 @@ func (s *Server) routes() http.Handler {
 	mux.Handle(p+"/status", methods{http.MethodGet: s.runtime(s.status)})
 	mux.Handle(p+"/ingest", methods{http.MethodPost: s.ingest})
 
+	s.mountLocalExtensions(mux, p)
+	s.mountConsole(mux)
+
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errf(http.StatusNotFound, codeNotFound, "no such endpoint: %s %s", r.Method, truncate(r.URL.Path, 200)))
 	})

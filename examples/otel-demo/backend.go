@@ -89,78 +89,30 @@ func (b *backend) describe() string {
 
 // provision creates the payments router and breakers, or brings existing
 // ones (from an earlier run) to the schedule's settings, and returns the
-// router's ID and the breakers' IDs by name.
+// router's ID and the breakers' IDs by name. It never deletes anything:
+// other routers and breakers of the project are left alone.
 func (b *backend) provision(ctx context.Context, breakers []admin.CreateBreakerInput) (routerID string, ids map[string]string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for r, err := range b.Admin.ListRoutersAll(ctx, b.ProjectID, admin.ListRoutersParams{}) {
-		if err != nil {
-			return "", nil, fmt.Errorf("list routers: %w", err)
-		}
-		if r.Name == routerName {
-			routerID = r.ID
-			break
-		}
-	}
-	if routerID == "" {
-		r, err := b.Admin.CreateRouter(ctx, b.ProjectID, admin.CreateRouterInput{
-			Name:        routerName,
-			Description: "the payments dependency of checkout",
-			Mode:        admin.RouterModeStatic,
-			Metadata:    map[string]string{"dependency": "payments"},
-		})
-		if err != nil {
-			return "", nil, fmt.Errorf("create router %q: %w", routerName, err)
-		}
-		routerID = r.ID
+	r, err := b.Admin.EnsureRouter(ctx, b.ProjectID, admin.CreateRouterInput{
+		Name:        routerName,
+		Description: "the payments dependency of checkout",
+		Mode:        admin.RouterModeStatic,
+		Metadata:    map[string]string{"dependency": "payments"},
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("router %q: %w", routerName, err)
 	}
 	ids = make(map[string]string, len(breakers))
-	existing := make(map[string]admin.Breaker)
-	for br, err := range b.Admin.ListBreakersAll(ctx, b.ProjectID, admin.ListBreakersParams{}) {
-		if err != nil {
-			return "", nil, fmt.Errorf("list breakers: %w", err)
-		}
-		existing[br.Name] = br
-	}
 	for _, in := range breakers {
-		old, ok := existing[in.Name]
-		if !ok {
-			in.RouterIDs = []string{routerID}
-			br, err := b.Admin.CreateBreaker(ctx, b.ProjectID, in)
-			if err != nil {
-				return "", nil, fmt.Errorf("create breaker %q: %w", in.Name, err)
-			}
-			ids[in.Name] = br.ID
-			continue
+		in.RouterIDs = []string{r.ID}
+		br, err := b.Admin.EnsureBreaker(ctx, b.ProjectID, in)
+		if err != nil {
+			return "", nil, fmt.Errorf("breaker %q: %w", in.Name, err)
 		}
-		routers := old.RouterIDs
-		if !slices.Contains(routers, routerID) {
-			routers = append(slices.Clone(routers), routerID)
-		}
-		if _, err := b.Admin.UpdateBreaker(ctx, b.ProjectID, old.ID, updateFrom(in, routers)); err != nil {
-			return "", nil, fmt.Errorf("update breaker %q: %w", in.Name, err)
-		}
-		ids[in.Name] = old.ID
+		ids[in.Name] = br.ID
 	}
-	return routerID, ids, nil
-}
-
-func updateFrom(in admin.CreateBreakerInput, routers []string) admin.UpdateBreakerInput {
-	return admin.UpdateBreakerInput{
-		Metric:                      &in.Metric,
-		Kind:                        &in.Kind,
-		Op:                          &in.Op,
-		Threshold:                   &in.Threshold,
-		WindowMs:                    &in.WindowMs,
-		MinCount:                    &in.MinCount,
-		CooldownMs:                  &in.CooldownMs,
-		EvalIntervalMs:              &in.EvalIntervalMs,
-		HalfOpenConfirmationMs:      &in.HalfOpenConfirmationMs,
-		HalfOpenIndeterminatePolicy: &in.HalfOpenIndeterminatePolicy,
-		RecoveryAllowRateRampSteps:  &in.RecoveryAllowRateRampSteps,
-		Metadata:                    in.Metadata,
-		RouterIDs:                   routers,
-	}
+	return r.ID, ids, nil
 }
 
 // lookupRouter finds the payments router and checks that the breakers

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,12 @@ func TestRemoteServer(t *testing.T) {
 	}
 
 	ctx := context.Background()
+	// A breaker the demo does not own, which provisioning must leave alone.
+	if _, err := be.Admin.CreateBreaker(ctx, creds.ProjectID, admin.CreateBreakerInput{
+		Name: "inventory-errors", Metric: "latency", Kind: admin.KindErrorRate, Op: admin.OpGt, Threshold: 0.5,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	specs := newSchedule(time.Minute).breakers()
 	router1, ids1, err := be.provision(ctx, specs)
 	if err != nil {
@@ -62,6 +69,9 @@ func TestRemoteServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		names = append(names, b.Name)
+		if b.Name == "inventory-errors" {
+			continue
+		}
 		if !strings.Contains(strings.Join(b.RouterIDs, ","), router1) {
 			t.Errorf("breaker %s not linked to router %s: %v", b.Name, router1, b.RouterIDs)
 		}
@@ -69,8 +79,12 @@ func TestRemoteServer(t *testing.T) {
 			t.Errorf("breaker %s threshold %v after update, want 500", b.Name, b.Threshold)
 		}
 	}
-	if len(names) != 2 {
-		t.Errorf("breakers after two provisions: %v, want exactly %v", names, breakerNames)
+	slices.Sort(names)
+	if want := []string{"inventory-errors", breakerErrors, breakerLatency}; !slices.Equal(names, want) {
+		t.Errorf("breakers after two provisions: %v, want exactly %v (the demo's and the one it does not own)", names, want)
+	}
+	if rs := collectRouters(t, be.Admin, creds.ProjectID); len(rs) != 1 {
+		t.Errorf("routers after two provisions: %v, want one", rs)
 	}
 
 	// Without the admin key the router is looked up.
@@ -123,4 +137,16 @@ func TestLookupRouterNamesWhatIsMissing(t *testing.T) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
+}
+
+func collectRouters(t *testing.T, c *admin.Client, projectID string) []string {
+	t.Helper()
+	var out []string
+	for r, err := range c.ListRoutersAll(context.Background(), projectID, admin.ListRoutersParams{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r.Name+"="+r.ID)
+	}
+	return out
 }

@@ -25,10 +25,25 @@ type config struct {
 	OTLP          bool          // export traces and metrics over OTLP/HTTP
 	Remote        *remote       // nil: start the local server in-process
 
+	// MetricsAddrGiven and CheckoutAddrGiven are set when the address
+	// comes from a flag rather than the default: a busy default is
+	// replaced by a free port, a busy address the user chose is an error.
+	MetricsAddrGiven, CheckoutAddrGiven bool
+
 	// ready, when set, is called once every endpoint listens, before the
 	// load starts.
 	ready func(readyInfo)
+	// warn receives warnings that do not fail the run (OTLP export
+	// failures); nil discards them.
+	warn io.Writer
 }
+
+// usageError is an error in what the user asked for (a flag, a variable,
+// an address that cannot be used): the process exits with status 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
 
 // remote names an existing Tripswitch server and project.
 type remote struct {
@@ -79,6 +94,14 @@ func parseConfig(args []string, getenv func(string) string, errOut io.Writer) (c
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "metrics-addr":
+			cfg.MetricsAddrGiven = true
+		case "checkout-addr":
+			cfg.CheckoutAddrGiven = true
+		}
+	})
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}

@@ -16,15 +16,23 @@
 // checkouts were paid, answered by the fallback or failed, the p95 latency
 // seen by the client and each breaker's state. At the end it prints a
 // summary and exits with status 0 when a breaker opened during the outage
-// and all of them were closed again during recovery, 1 otherwise (2 for bad
-// flags or environment).
+// and all of them were closed again during recovery, 1 otherwise, and 2 for
+// bad flags or environment or an address given with -metrics-addr or
+// -checkout-addr that is already in use (checked before anything starts).
+// When the default metrics port is in use (another demo, or the compose
+// stack, which publishes it), the demo serves metrics on a free port and
+// says so.
 //
 // Telemetry: traces and metrics come from otelhttp on both services and
 // from package otelbridge (breaker state, rejections, sample delivery);
 // package exporter forwards http.client.request.duration to the payments
 // router as samples. Metrics are served for Prometheus on
-// 127.0.0.1:9464/metrics. When OTEL_EXPORTER_OTLP_ENDPOINT is set, traces
-// and metrics are also exported over OTLP/HTTP.
+// 127.0.0.1:9464/metrics; otelhttp's request durations use buckets that
+// fit the demo's latencies (5 ms to the 1 s timeout), so a p95 read back by
+// histogram_quantile is close to the real one. When
+// OTEL_EXPORTER_OTLP_ENDPOINT is set, traces and metrics are also exported
+// over OTLP/HTTP; a collector that cannot be reached earns a warning and a
+// line in the summary, and does not change the result.
 //
 // Flags:
 //
@@ -48,6 +56,6 @@
 //	NO_COLOR                  disables colours (they are used only on a terminal)
 //
 // Ctrl-C (or SIGTERM) stops the load, flushes every sample, span and
-// metric, prints the summary and exits with status 1; a second Ctrl-C ends
-// the process at once.
+// metric, prints the summary (which says which phases were not reached)
+// and exits with status 1; a second Ctrl-C ends the process at once.
 package main

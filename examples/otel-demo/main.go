@@ -5,40 +5,49 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
-	os.Exit(mainStatus())
-}
-
-// mainStatus runs the demo and returns the process's exit status: 0 when
-// the breakers tripped and recovered, 1 otherwise, 2 for bad flags.
-func mainStatus() int {
-	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "otel-demo:", err)
-		return 2
-	}
-	cfg.Color = colorOutput(os.Stdout, os.Getenv("NO_COLOR"))
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	go func() {
 		<-ctx.Done()
 		stop() // a second Ctrl-C ends the process at once
 	}()
-	sum, err := run(ctx, cfg, os.Stdout)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "otel-demo:", err)
-		return 1
+	status := mainStatus(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(status)
+}
+
+// mainStatus runs the demo and returns the process's exit status: 0 when
+// the breakers tripped and recovered, 1 otherwise, 2 for bad flags,
+// environment or listen addresses. Cancelling ctx stops the load early.
+func mainStatus(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
-	if !sum.OK() {
+	if err != nil {
+		fmt.Fprintln(stderr, "otel-demo:", err)
+		return 2
+	}
+	if f, ok := stdout.(*os.File); ok {
+		cfg.Color = colorOutput(f, getenv("NO_COLOR"))
+	}
+	cfg.warn = stderr
+	sum, err := run(ctx, cfg, stdout)
+	var usage usageError
+	switch {
+	case errors.As(err, &usage):
+		fmt.Fprintln(stderr, "otel-demo:", err)
+		return 2
+	case err != nil:
+		fmt.Fprintln(stderr, "otel-demo:", err)
+		return 1
+	case !sum.OK():
 		return 1
 	}
 	return 0

@@ -41,11 +41,20 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 	paint := painter(cfg.Color)
 	st := &stack{}
 	// Teardown never depends on ctx: an interrupted run still flushes.
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
-		defer cancel()
-		_ = st.closeAll(sctx)
-	}()
+	defer func() { _ = st.closeAll(context.WithoutCancel(ctx)) }()
+
+	// The endpoints the user named listen first, so that a busy port is
+	// reported before anything starts.
+	checkoutLn, err := st.listen("checkout-addr", cfg.CheckoutAddr, cfg.CheckoutAddrGiven)
+	if err != nil {
+		return nil, err
+	}
+	var metricsLn *listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = st.listen("metrics-addr", cfg.MetricsAddr, cfg.MetricsAddrGiven); err != nil {
+			return nil, err
+		}
+	}
 
 	be, err := startBackend(cfg)
 	if err != nil {
@@ -143,14 +152,16 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 	// The services.
 	var startNs atomic.Int64
 	phaseNow := func() phase { return sched.at(time.Duration(time.Now().UnixNano() - startNs.Load())) }
-	paymentsURL, err := st.serve("127.0.0.1:0", "/pay", otelhttp.NewHandler(newPayments(cfg.Seed, phaseNow), "payments",
+	paymentsLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("payments: %w", err)
+	}
+	st.listeners = append(st.listeners, paymentsLn)
+	paymentsURL := st.serve(paymentsLn, "/pay", otelhttp.NewHandler(newPayments(cfg.Seed, phaseNow), "payments",
 		otelhttp.WithTracerProvider(tel.payments),
 		otelhttp.WithMeterProvider(noop.NewMeterProvider()),
 		otelhttp.WithPropagators(tel.propagator),
 	))
-	if err != nil {
-		return nil, fmt.Errorf("payments: %w", err)
-	}
 	paymentsTransport := newTransport()
 	st.transports = append(st.transports, paymentsTransport)
 	ck := &checkout{
@@ -162,24 +173,20 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 		)},
 		paymentsURL: paymentsURL,
 	}
-	checkoutURL, err := st.serve(cfg.CheckoutAddr, "/checkout", otelhttp.NewHandler(ck, "checkout",
+	checkoutURL := st.serve(checkoutLn, "/checkout", otelhttp.NewHandler(ck, "checkout",
 		otelhttp.WithTracerProvider(tel.checkout),
 		otelhttp.WithMeterProvider(tel.meters),
 		otelhttp.WithPropagators(tel.propagator),
 	))
-	if err != nil {
-		return nil, fmt.Errorf("checkout: -checkout-addr %s: %w", cfg.CheckoutAddr, err)
-	}
 	var metricsURL string
-	if tel.metrics != nil {
-		if metricsURL, err = st.serve(cfg.MetricsAddr, "/metrics", tel.metrics); err != nil {
-			return nil, fmt.Errorf("metrics endpoint: -metrics-addr %s: %w", cfg.MetricsAddr, err)
-		}
+	if metricsLn != nil {
+		metricsURL = st.serve(metricsLn, "/metrics", tel.metrics)
 	}
 
 	writeHeader(stdout, paint, headerInfo{
 		cfg: cfg, sched: sched, backend: be, routerID: routerID, specs: specs,
 		provisioned: be.Admin != nil, checkoutURL: checkoutURL, metricsURL: metricsURL,
+		notes: []string{checkoutLn.note, noteOf(metricsLn)},
 	})
 	if cfg.ready != nil {
 		cfg.ready(readyInfo{MetricsURL: metricsURL, CheckoutURL: checkoutURL, Server: be.Local, ProjectID: be.ProjectID, RouterID: routerID})
@@ -228,10 +235,14 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 	}
 	sum.Initial, sum.Changes = tl.snapshot()
 
+	shutdownErr := st.closeClientSide(context.WithoutCancel(ctx))
+	sum.Samples = client.Stats()
+	if tel.otlp != nil {
+		r := tel.otlp.report()
+		sum.OTLP = &r
+	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	shutdownErr := st.closeClientSide(sctx)
-	sum.Samples = client.Stats()
 	if be.Admin != nil {
 		sum.Events = serverEvents(sctx, be, start, breakerIDs)
 	}
@@ -311,16 +322,30 @@ type stack struct {
 	servers    []*http.Server
 	serving    sync.WaitGroup
 	transports []*http.Transport
+	listeners  []net.Listener // closed at the end, served or not
 
 	clientSideDone bool
 }
 
-// serve listens on addr and serves h at path; it returns the URL of path.
-func (s *stack) serve(addr, path string, h http.Handler) (string, error) {
-	ln, err := net.Listen("tcp", addr)
+// listen opens an endpoint's listener (see listen) and keeps it to close.
+func (s *stack) listen(name, addr string, given bool) (*listener, error) {
+	ln, err := listen(name, addr, given)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	s.listeners = append(s.listeners, ln)
+	return ln, nil
+}
+
+func noteOf(ln *listener) string {
+	if ln == nil {
+		return ""
+	}
+	return ln.note
+}
+
+// serve serves h at path on ln; it returns the URL of path.
+func (s *stack) serve(ln net.Listener, path string, h http.Handler) string {
 	mux := http.NewServeMux()
 	mux.Handle(path, h)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -330,30 +355,40 @@ func (s *stack) serve(addr, path string, h http.Handler) (string, error) {
 		defer s.serving.Done()
 		_ = srv.Serve(ln)
 	}()
-	return "http://" + ln.Addr().String() + path, nil
+	return "http://" + ln.Addr().String() + path
 }
 
 // closeClientSide stops the services, flushes spans and metrics (the last
 // metric collection feeds the exporter, spans feed the span processor),
-// and closes the client, which delivers every buffered sample.
+// and closes the client, which delivers every buffered sample. Each step
+// has its own shutdownTimeout, so a slow step (an OTLP collector that does
+// not answer) cannot leave the client no time to deliver its samples.
 func (s *stack) closeClientSide(ctx context.Context) error {
 	if s.clientSideDone {
 		return nil
 	}
 	s.clientSideDone = true
 	var errs []error
+	step := func(stop func(context.Context) error) {
+		sctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
+		defer cancel()
+		errs = append(errs, stop(sctx))
+	}
 	for _, srv := range s.servers {
-		errs = append(errs, srv.Shutdown(ctx))
+		step(srv.Shutdown)
 	}
 	s.serving.Wait()
+	for _, ln := range s.listeners {
+		_ = ln.Close() // the ones never served; the others are closed already
+	}
 	if s.tel != nil {
-		errs = append(errs, s.tel.shutdown(ctx))
+		step(s.tel.shutdown)
 	}
 	if s.bridge != nil {
-		errs = append(errs, s.bridge.Shutdown(ctx))
+		step(s.bridge.Shutdown)
 	}
 	if s.client != nil {
-		errs = append(errs, s.client.Close(ctx))
+		step(s.client.Close)
 	}
 	for _, t := range s.transports {
 		t.CloseIdleConnections()
@@ -365,7 +400,9 @@ func (s *stack) closeClientSide(ctx context.Context) error {
 func (s *stack) closeAll(ctx context.Context) error {
 	err := s.closeClientSide(ctx)
 	if s.backend != nil {
-		err = errors.Join(err, s.backend.close(ctx))
+		sctx, cancel := context.WithTimeout(ctx, shutdownTimeout)
+		defer cancel()
+		err = errors.Join(err, s.backend.close(sctx))
 	}
 	return err
 }

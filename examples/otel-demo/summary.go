@@ -27,6 +27,7 @@ type summary struct {
 	Samples  tripswitch.Stats                    // client counters after Close
 	AtServer map[string]int                      // samples the local server holds, by metric
 	Traced   int                                 // of those, samples that carry a trace ID
+	OTLP     *otlpReport                         // nil when OTLP export is off
 
 	// Derived by derive.
 	Tripped       bool          // a breaker opened after the healthy phase
@@ -146,26 +147,44 @@ func writeSummary(w io.Writer, p painter, s *summary) {
 		line("  %-14s %8d %6d %9d %7d %7s", ph, t.Requests(), t.Paid, t.Fallback, t.Failed, fmtMs(t.P95()))
 	}
 	line("")
-	if len(s.Events) > 0 {
+	switch {
+	case len(s.Events) > 0:
 		line("  breaker transitions (the server's event log):")
 		for _, e := range s.Events {
 			line("    t=%-6s %-13s %-15s %-9s → %-9s %s", fmtSecs(e.At), s.Schedule.at(max(e.At, 0)), e.Breaker, e.From, e.To, e.Reason)
 		}
-	} else {
+	case len(s.Changes) > 0:
 		line("  breaker transitions (seen by the client):")
 		for _, c := range s.Changes {
 			line("    t=%-6s %-13s %-15s %-9s → %s", fmtSecs(c.At), s.Schedule.at(c.At), c.Breaker, c.From, c.To)
 		}
+	default:
+		line("  breaker transitions: none")
 	}
 	line("")
-	if s.Tripped {
+	// What an interrupted run did not reach is said plainly, not as a failure.
+	notReached := func(ph phase) (string, bool) {
+		if s.Interrupted && s.Elapsed <= s.Schedule.start(ph) {
+			return fmt.Sprintf("not reached (interrupted at t=%s, in the %s phase)", fmtSecs(s.Elapsed), s.Schedule.at(s.Elapsed)), true
+		}
+		return "", false
+	}
+	switch msg, skipped := notReached(phaseSpike); {
+	case s.Tripped:
 		line("  %-16s %s after the latency spike began (%s)", "time to trip", fmtSecs(s.TimeToTrip), s.FirstTripped)
-	} else {
+	case skipped:
+		line("  %-16s %s", "time to trip", msg)
+	case s.Interrupted:
+		line("  %-16s %s", "time to trip", "no breaker opened before the interruption")
+	default:
 		line("  %-16s %s", "time to trip", p.paint(ansiRed, "no breaker opened"))
 	}
-	if len(s.OpenInOutage) > 0 {
+	switch msg, skipped := notReached(phaseOutage); {
+	case len(s.OpenInOutage) > 0:
 		line("  %-16s %s", "open in outage", strings.Join(s.OpenInOutage, ", "))
-	} else {
+	case skipped:
+		line("  %-16s %s", "open in outage", msg)
+	default:
 		line("  %-16s %s", "open in outage", p.paint(ansiRed, "none"))
 	}
 	var notClosed []string // at the end of the load
@@ -174,7 +193,12 @@ func writeSummary(w io.Writer, p painter, s *summary) {
 			notClosed = append(notClosed, name+"="+st.State.String())
 		}
 	}
+	msg, skipped := notReached(phaseRecovery)
 	switch {
+	case skipped:
+		line("  %-16s %s", "time to recover", msg)
+	case !s.Recovered && len(notClosed) == 0:
+		line("  %-16s %s", "time to recover", p.paint(ansiRed, "not recovered"))
 	case s.Recovered && len(notClosed) > 0:
 		line("  %-16s %s after recovery began: every breaker closed (at the end: %s)", "time to recover",
 			fmtSecs(s.TimeToRecover), strings.Join(notClosed, ", "))
@@ -191,6 +215,9 @@ func writeSummary(w io.Writer, p painter, s *summary) {
 	if s.AtServer != nil {
 		line("  %-16s %s %d (Execute), %s %d (span processor), %s %d (metric exporter); %d carry a trace ID", "at the server",
 			latencyMetric, s.AtServer[latencyMetric], spanMetric, s.AtServer[spanMetric], exporterMetric, s.AtServer[exporterMetric], s.Traced)
+	}
+	if o := s.OTLP; o != nil && o.Last != nil {
+		line("  %-16s %s", "otlp", p.paint(ansiYellow, fmt.Sprintf("%d of %d exports failed (last error: %v); the result does not depend on it", o.Failures, o.Exports, o.Last)))
 	}
 	switch {
 	case s.Interrupted:
@@ -213,6 +240,7 @@ type headerInfo struct {
 	provisioned bool
 	checkoutURL string
 	metricsURL  string
+	notes       []string // why an address differs from the one asked for
 }
 
 // writeHeader prints where everything is before the load starts.
@@ -221,6 +249,9 @@ func writeHeader(w io.Writer, p painter, h headerInfo) {
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line("%s", p.paint(ansiBold, fmt.Sprintf("Tripswitch + OpenTelemetry demo: checkout → payments at %d req/s for %v", h.cfg.RPS, h.cfg.Duration)))
 	line("  %-9s %s", "server", h.backend.describe())
+	if l := h.backend.Local; l != nil { // in-process and loopback only: the key lives as long as the demo
+		line("  %-9s %s/ (admin key %s)", "console", l.Credentials().BaseURL, l.Credentials().AdminKey)
+	}
 	line("  %-9s %s (%s) fed by Execute (%q), spans (%q) and the metric exporter (%q)", "router", routerName, h.routerID, latencyMetric, spanMetric, exporterMetric)
 	for _, s := range h.specs {
 		if h.provisioned {
@@ -232,6 +263,11 @@ func writeHeader(w io.Writer, p painter, h headerInfo) {
 	line("  %-9s %s", "checkout", h.checkoutURL)
 	if h.metricsURL != "" {
 		line("  %-9s %s", "metrics", h.metricsURL)
+	}
+	for _, n := range h.notes {
+		if n != "" {
+			line("  %-9s %s", "note", n)
+		}
 	}
 	if h.cfg.OTLP {
 		line("  %-9s traces and metrics over OTLP/HTTP (OTEL_EXPORTER_OTLP_*)", "otlp")

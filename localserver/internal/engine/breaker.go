@@ -46,6 +46,7 @@ type Breaker struct {
 	verdictMs   int64   // half_open: since when that classification holds
 
 	nextEvalMs int64
+	pinned     bool // set by Pin: Evaluate changes nothing until Release
 	w          window
 }
 
@@ -97,6 +98,10 @@ func (b *Breaker) sync(nowMs int64) {
 // call. It may be called at any time; NextEvalMs says when it is due.
 func (b *Breaker) Evaluate(nowMs int64) (Transition, bool) {
 	b.sync(nowMs)
+	if b.pinned {
+		b.nextEvalMs = nowMs + b.cfg.EvalIntervalMs
+		return Transition{}, false
+	}
 	var (
 		t  Transition
 		ok bool
@@ -315,4 +320,23 @@ func (b *Breaker) Reconfigure(cfg Config, nowMs int64) {
 	}
 	b.cfg = cfg
 	b.nextEvalMs = min(b.nextEvalMs, b.next(nowMs))
+}
+
+// Pin keeps the current state (typically just set by Force): Evaluate
+// changes nothing until Release. Samples are still stored.
+func (b *Breaker) Pin() { b.pinned = true }
+
+// Pinned reports whether the state is pinned.
+func (b *Breaker) Pinned() bool { return b.pinned }
+
+// Release undoes Pin: evaluation resumes from the current state, with its
+// timers counted from when that state was entered, and is due at nowMs.
+func (b *Breaker) Release(nowMs int64) {
+	b.pinned = false
+	b.nextEvalMs = nowMs
+}
+
+// ResetWindow drops every stored sample at nowMs; the state is unchanged.
+func (b *Breaker) ResetWindow(nowMs int64) {
+	b.w = newWindow(nowMs - b.cfg.WindowMs)
 }
