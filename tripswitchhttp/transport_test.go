@@ -242,9 +242,6 @@ func TestTransportLatencyEnd(t *testing.T) {
 	if samples[1].Value < 50 {
 		t.Errorf("body-close latency %vms, want ≥ 50ms (the body's delay)", samples[1].Value)
 	}
-	if samples[0].Value >= samples[1].Value {
-		t.Errorf("headers latency %vms not below body-close latency %vms", samples[0].Value, samples[1].Value)
-	}
 }
 
 type closeRecorder struct {
