@@ -71,7 +71,7 @@ func TestSampleLimitKeepsTheMostRecent(t *testing.T) {
 	c := srv.Credentials()
 	var batch []localserver.Sample
 	for i := range 12 {
-		batch = append(batch, localserver.Sample{RouterID: "r", Metric: "m", TsMs: int64(i + 1), Value: float64(i)})
+		batch = append(batch, localserver.Sample{RouterID: "r", Metric: "m", TsMs: clock.Now().UnixMilli() - int64(12-i), Value: float64(i)})
 	}
 	wantStatus(t, ingest(t, srv, clock.Now(), batch...), 202)
 	got := srv.Samples(c.ProjectID)

@@ -17,8 +17,9 @@ func TestIngestAcceptsAndKeepsSamples(t *testing.T) {
 	srv, clock := start(t)
 	c := srv.Credentials()
 	// Unknown fields are ignored; tags and trace_id are kept; ts_ms 0 means now.
+	stamp := clock.Now().UnixMilli() - 1234
 	doc := `{"samples":[
-		{"router_id":"rtr_1","metric":"latency","ts_ms":1764201600123,"value":42.5,"ok":true,"tags":{"env":"prod"},"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","extra":[1,2]},
+		{"router_id":"rtr_1","metric":"latency","ts_ms":` + itoa(stamp) + `,"value":42.5,"ok":true,"tags":{"env":"prod"},"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","extra":[1,2]},
 		{"router_id":"rtr_1","metric":"latency","value":7,"ok":false}
 	],"version":3}`
 	r := ingestRaw(t, c.BaseURL, c.ProjectID, c.IngestSecret, gz(t, []byte(doc)), clock.Now())
@@ -28,7 +29,7 @@ func TestIngestAcceptsAndKeepsSamples(t *testing.T) {
 	}
 	got := srv.Samples(c.ProjectID)
 	want := []localserver.Sample{
-		{RouterID: "rtr_1", Metric: "latency", TsMs: 1764201600123, Value: 42.5, OK: true, Tags: map[string]string{"env": "prod"}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{RouterID: "rtr_1", Metric: "latency", TsMs: stamp, Value: 42.5, OK: true, Tags: map[string]string{"env": "prod"}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
 		{RouterID: "rtr_1", Metric: "latency", TsMs: clock.Now().UnixMilli(), Value: 7},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

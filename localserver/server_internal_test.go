@@ -43,7 +43,7 @@ func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
 func contains(s, sub string) bool         { return strings.Contains(s, sub) }
 
 func TestEventHistoryIsBounded(t *testing.T) {
-	p := newProject(1, "proj_x", "ws_x", "x", randomHex(32), time.Now(), 10)
+	p := newProject(1, "proj_x", "ws_x", "x", randomHex(32), time.Now(), 10, 1<<20)
 	for i := range maxEventsPerProject + 5 {
 		p.appendEvent(&event{seq: uint64(i + 1)})
 	}
