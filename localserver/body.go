@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -96,5 +95,5 @@ func (g *pendingBodies) release(size int64) {
 // bodies.
 func busy() *apiError {
 	return &apiError{Status: http.StatusServiceUnavailable, Code: codeBusy, RetryAfter: time.Second,
-		Message: "too many request bodies are being received; retry after " + strconv.Itoa(1) + " second"}
+		Message: "too many ingest bodies are being received; retry later"}
 }
