@@ -343,10 +343,12 @@ func cloneFloatMap(m map[string]float64) map[string]float64 {
 }
 
 // sampleQueue keeps the most recent samples: at most limit of them, and
-// at most maxBytes by sampleSize. The oldest are forgotten first.
+// at most maxBytes by sampleSize. The oldest are forgotten first. It is a
+// ring that grows up to limit entries.
 type sampleQueue struct {
-	buf      []Sample // buf[head:] are kept, oldest first
-	head     int
+	ring     []Sample // ring[start], … ring[(start+n-1)%len(ring)], oldest first
+	sizes    []int32  // sampleSize of each entry of ring
+	start, n int
 	bytes    int64
 	limit    int
 	maxBytes int64
@@ -371,21 +373,47 @@ func sampleSize(s *Sample) int64 {
 }
 
 func (q *sampleQueue) add(s Sample) {
-	q.buf = append(q.buf, s)
-	q.bytes += sampleSize(&s)
-	for len(q.buf)-q.head > q.limit || q.bytes > q.maxBytes && len(q.buf)-q.head > 1 {
-		q.bytes -= sampleSize(&q.buf[q.head])
-		q.buf[q.head] = Sample{}
-		q.head++
+	if q.n == q.limit {
+		q.pop()
 	}
-	if q.head > 0 && q.head >= len(q.buf)/2 {
-		n := copy(q.buf, q.buf[q.head:])
-		clear(q.buf[n:])
-		q.buf = q.buf[:n]
-		q.head = 0
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	i := (q.start + q.n) % len(q.ring)
+	size := sampleSize(&s)
+	q.ring[i], q.sizes[i] = s, int32(min(size, 1<<31-1))
+	q.n++
+	q.bytes += size
+	for q.bytes > q.maxBytes && q.n > 1 {
+		q.pop()
 	}
 }
 
+// pop forgets the oldest sample.
+func (q *sampleQueue) pop() {
+	q.bytes -= int64(q.sizes[q.start])
+	q.ring[q.start] = Sample{}
+	q.start = (q.start + 1) % len(q.ring)
+	q.n--
+}
+
+func (q *sampleQueue) grow() {
+	c := min(q.limit, max(64, 2*len(q.ring)))
+	ring, sizes := make([]Sample, c), make([]int32, c)
+	q.copyTo(ring)
+	k := copy(sizes, q.sizes[q.start:min(q.start+q.n, len(q.sizes))])
+	copy(sizes[k:], q.sizes[:q.n-k])
+	q.ring, q.sizes, q.start = ring, sizes, 0
+}
+
+// copyTo copies the kept samples, oldest first, to dst.
+func (q *sampleQueue) copyTo(dst []Sample) {
+	k := copy(dst, q.ring[q.start:min(q.start+q.n, len(q.ring))])
+	copy(dst[k:], q.ring[:q.n-k])
+}
+
 func (q *sampleQueue) all() []Sample {
-	return slices.Clone(q.buf[q.head:])
+	out := make([]Sample, q.n)
+	q.copyTo(out)
+	return out
 }
