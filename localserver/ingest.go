@@ -322,6 +322,10 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 			writeError(w, notFound("project", p.ID))
 			return
 		}
+		if rejected > 0 {
+			s.log.Warn("samples outside the timestamp window refused", "project_id", p.ID,
+				"rejected", rejected, "window", s.cfg.SampleWindow)
+		}
 		resp := strconv.AppendInt([]byte(`{"accepted":`), int64(accepted), 10)
 		resp = strconv.AppendInt(append(resp, `,"rejected":`...), int64(rejected), 10)
 		writeRawJSON(w, http.StatusAccepted, append(resp, '}'))
