@@ -94,13 +94,10 @@ func TestPendingBodiesAreCappedByCount(t *testing.T) {
 	srv := localservertest.Start(t, func(c *localserver.Config) { c.MaxPendingBodies = 2 })
 	stallIngest(t, srv, 1000, 10)
 	stallIngest(t, srv, 1000, 10)
-	// Once both stalled bodies hold their admission, the next body is refused
-	// at once with Retry-After.
-	var r response
-	waitFor(t, "a 503", func() bool {
-		r = call(t, "POST", projectURL(srv, "/ingest"), "", []byte("{}"), "X-EB-Timestamp", "1", "X-EB-Signature", "v1=00")
-		return r.Status == http.StatusServiceUnavailable
-	})
+	waitFor(t, "both stalled bodies to be admitted", func() bool { return srv.PendingBodies() == 2 })
+	// The next body is refused at once with Retry-After.
+	r := call(t, "POST", projectURL(srv, "/ingest"), "", []byte("{}"), "X-EB-Timestamp", "1", "X-EB-Signature", "v1=00")
+	wantStatus(t, r, http.StatusServiceUnavailable)
 	if r.Header.Get("Retry-After") == "" || r.errCode(t) != "server_busy" {
 		t.Fatalf("503 without Retry-After or code: %v %s", r.Header, r.Body)
 	}
@@ -112,12 +109,9 @@ func TestPendingBodiesAreCappedByBytesAndSignedBatchesGetThrough(t *testing.T) {
 	// Two bodies that announce 30 KiB each hold almost all the room.
 	stallIngest(t, srv, 30<<10, 10)
 	stallIngest(t, srv, 30<<10, 10)
-	big := make([]byte, 20<<10)
-	var r response
-	waitFor(t, "a 503 for a large body", func() bool {
-		r = call(t, "POST", projectURL(srv, "/ingest"), "", big, "X-EB-Timestamp", "1", "X-EB-Signature", "v1=00")
-		return r.Status == http.StatusServiceUnavailable
-	})
+	waitFor(t, "both stalled bodies to be admitted", func() bool { return srv.PendingBodies() == 2 })
+	r := call(t, "POST", projectURL(srv, "/ingest"), "", make([]byte, 20<<10), "X-EB-Timestamp", "1", "X-EB-Signature", "v1=00")
+	wantStatus(t, r, http.StatusServiceUnavailable)
 	if r.Header.Get("Retry-After") == "" {
 		t.Fatal("503 without Retry-After")
 	}
