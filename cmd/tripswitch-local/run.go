@@ -71,11 +71,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.envFile, "env-file", envDefault("TRIPSWITCH_LOCAL_ENV_FILE"), "write the export lines of -print-env to this file (mode 0600, replaced atomically) once the server accepts connections; a stale file is removed at start")
 	fs.BoolVar(&o.printEnv, "print-env", false, "print only shell export lines on standard output")
 	fs.BoolVar(&o.syncWrites, "sync-writes", false, "with -data, write every management API change before answering it (default: within 1s)")
-	fs.StringVar(&o.adminKey, "admin-key", envDefault("TRIPSWITCH_LOCAL_ADMIN_KEY", "TRIPSWITCH_ADMIN_KEY"), "fixed admin key (eb_admin_…)")
+	// Credentials read from the environment are applied after parsing, so
+	// that -h never prints them as defaults.
+	fs.StringVar(&o.adminKey, "admin-key", "", "fixed admin key (eb_admin_…)")
 	fs.StringVar(&o.workspaceID, "workspace-id", envDefault("TRIPSWITCH_LOCAL_WORKSPACE_ID", "TRIPSWITCH_WORKSPACE_ID"), "fixed workspace ID")
 	fs.StringVar(&o.projectID, "project-id", envDefault("TRIPSWITCH_LOCAL_PROJECT_ID", "TRIPSWITCH_PROJECT_ID"), "fixed project ID")
-	fs.StringVar(&o.projectKey, "project-key", projectKeyDefault(), "fixed project key (eb_pk_…)")
-	fs.StringVar(&o.ingestSecret, "ingest-secret", envDefault("TRIPSWITCH_LOCAL_INGEST_SECRET", "TRIPSWITCH_INGEST_SECRET"), "fixed ingest secret (64 hex characters)")
+	fs.StringVar(&o.projectKey, "project-key", "", "fixed project key (eb_pk_…)")
+	fs.StringVar(&o.ingestSecret, "ingest-secret", "", "fixed ingest secret (64 hex characters)")
 	fs.StringVar(&o.logLevel, "log-level", level, "log level: debug, info, warn or error")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageHead)
@@ -85,6 +87,15 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	syncDefault := envDefault("TRIPSWITCH_LOCAL_SYNC_WRITES")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if !isFlagSet(fs, "admin-key") {
+		o.adminKey = envDefault("TRIPSWITCH_LOCAL_ADMIN_KEY", "TRIPSWITCH_ADMIN_KEY")
+	}
+	if !isFlagSet(fs, "project-key") {
+		o.projectKey = projectKeyDefault()
+	}
+	if !isFlagSet(fs, "ingest-secret") {
+		o.ingestSecret = envDefault("TRIPSWITCH_LOCAL_INGEST_SECRET", "TRIPSWITCH_INGEST_SECRET")
 	}
 	if !isFlagSet(fs, "sync-writes") && syncDefault != "" {
 		v, err := strconv.ParseBool(syncDefault)

@@ -315,6 +315,10 @@ func TestRunErrors(t *testing.T) {
 // format and the limits with their defaults.
 func TestHelp(t *testing.T) {
 	clearEnv(t)
+	secret := strings.Repeat("5e", 32)
+	t.Setenv("TRIPSWITCH_ADMIN_KEY", "eb_admin_secretfromenv")
+	t.Setenv("TRIPSWITCH_API_KEY", "eb_pk_secretfromenv")
+	t.Setenv("TRIPSWITCH_INGEST_SECRET", secret)
 	var stderr bytes.Buffer
 	if err := run(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("-h: %v", err)
@@ -325,6 +329,11 @@ func TestHelp(t *testing.T) {
 	for _, w := range want {
 		if !strings.Contains(out, w) {
 			t.Errorf("-h does not mention %q", w)
+		}
+	}
+	for _, secret := range []string{"secretfromenv", secret} {
+		if strings.Contains(out, secret) {
+			t.Error("-h prints a credential from the environment")
 		}
 	}
 }
