@@ -209,8 +209,13 @@ func TestIngestIdempotencyKey(t *testing.T) {
 }
 
 func TestSamplesOutsideTheWindowAreRefusedAndCounted(t *testing.T) {
-	srv, clock := start(t)
-	localservertest.Seed(t, srv, errorRateSeed)
+	// A server with the default window (localservertest widens it).
+	clock := localservertest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	srv, err := localserver.New(localserver.Config{Now: clock.Now})
+	must(t, err)
+	must(t, srv.Start("127.0.0.1:0"))
+	defer shutdown(t, srv)
+	must(t, srv.Seed(srv.Credentials().ProjectID, errorRateSeed))
 	c := srv.Credentials()
 	now := clock.Now()
 	batch := append(failing(3, "rtr_a", "req", now.Add(365*24*time.Hour)), failing(2, "rtr_a", "req", now.Add(-time.Hour))...)
