@@ -70,7 +70,9 @@ type Config struct {
 	// ingest response counts them as "rejected" and the rest of the batch
 	// is accepted. Samples stamped in the future (within the window) are
 	// evaluated as if they arrived now, so that no sample keeps a breaker
-	// open longer than the breaker's own window. Zero means 5 minutes.
+	// open longer than the breaker's own window. Zero means 5 minutes
+	// (localservertest.Start makes it a century, so that tests may use
+	// fixed dates).
 	SampleWindow time.Duration
 	// BodyReadTimeout bounds the time to receive a request body once its
 	// headers have arrived. A client that is slower gets 408 and its
