@@ -406,6 +406,9 @@ func (q *sampleQueue) grow() {
 	q.ring, q.sizes, q.start = ring, sizes, 0
 }
 
+// at returns the i-th kept sample, oldest first (0 ≤ i < q.n).
+func (q *sampleQueue) at(i int) *Sample { return &q.ring[(q.start+i)%len(q.ring)] }
+
 // copyTo copies the kept samples, oldest first, to dst.
 func (q *sampleQueue) copyTo(dst []Sample) {
 	k := copy(dst, q.ring[q.start:min(q.start+q.n, len(q.ring))])
