@@ -342,3 +342,21 @@ func TestCRUDRoundTrips(t *testing.T) {
 		t.Fatalf("Allow = %q", r.Header.Get("Allow"))
 	}
 }
+
+// Older clients read a breaker's router from router_id: it carries the first
+// linked router beside router_ids.
+func TestBreakerCarriesRouterIDForOlderClients(t *testing.T) {
+	srv := localservertest.Start(t)
+	localservertest.Seed(t, srv, errorRateSeed)
+	c := srv.Credentials()
+	r := call(t, "GET", projectURL(srv, "/breakers/errors"), c.AdminKey, nil)
+	wantStatus(t, r, 200)
+	b := r.json(t)["breaker"].(map[string]any)
+	if b["router_id"] != "rtr_a" || fmt.Sprint(b["router_ids"]) != "[rtr_a]" {
+		t.Fatalf("breaker router_id %v, router_ids %v; want rtr_a", b["router_id"], b["router_ids"])
+	}
+	list := call(t, "GET", projectURL(srv, "/breakers"), c.AdminKey, nil).json(t)["breakers"].([]any)
+	if list[0].(map[string]any)["router_id"] != "rtr_a" {
+		t.Fatalf("listed breaker %v", list[0])
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +73,7 @@ func TestSampleLimitKeepsTheMostRecent(t *testing.T) {
 	c := srv.Credentials()
 	var batch []localserver.Sample
 	for i := range 12 {
-		batch = append(batch, localserver.Sample{RouterID: "r", Metric: "m", TsMs: int64(i + 1), Value: float64(i)})
+		batch = append(batch, localserver.Sample{RouterID: "r", Metric: "m", TsMs: clock.Now().UnixMilli() - int64(12-i), Value: float64(i)})
 	}
 	wantStatus(t, ingest(t, srv, clock.Now(), batch...), 202)
 	got := srv.Samples(c.ProjectID)
@@ -96,4 +98,37 @@ func TestHandlerWithoutStart(t *testing.T) {
 	must(t, srv.Shutdown(ctx))
 	// Streams are refused once the server is shut down.
 	wantStatus(t, call(t, "GET", ts.URL+"/v1/projects/"+c.ProjectID+"/breakers/state:stream", c.ProjectKey, nil), 503)
+}
+
+func TestSampleMemoryIsBoundedInBytes(t *testing.T) {
+	const budget = 256 << 10
+	srv, clock := start(t, func(c *localserver.Config) { c.SampleBytes = budget })
+	c := srv.Credentials()
+	tags := func(i int) map[string]string {
+		m := make(map[string]string, 32)
+		for j := range 32 {
+			m[fmt.Sprintf("%03d-%03d-", i, j)+strings.Repeat("k", 120)] = strings.Repeat("v", 256)
+		}
+		return m
+	}
+	const n = 100 // about 1.2 MiB of tags in all
+	for i := range n {
+		s := localserver.Sample{RouterID: "r", Metric: "m", TsMs: clock.Now().UnixMilli(), Value: float64(i), Tags: tags(i)}
+		wantStatus(t, ingest(t, srv, clock.Now(), s), http.StatusAccepted)
+	}
+	got := srv.Samples(c.ProjectID)
+	var held int
+	for _, s := range got {
+		for k, v := range s.Tags {
+			held += len(k) + len(v)
+		}
+	}
+	if held > budget || len(got) == 0 || len(got) == n {
+		t.Fatalf("%d of %d samples kept holding %d bytes of tags; want at most %d bytes", len(got), n, held, budget)
+	}
+	for i, s := range got { // the most recent are kept, in order
+		if want := float64(n - len(got) + i); s.Value != want {
+			t.Fatalf("sample %d has value %v, want %v", i, s.Value, want)
+		}
+	}
 }

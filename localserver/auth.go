@@ -1,6 +1,7 @@
 package localserver
 
 import (
+	"context"
 	"crypto/subtle"
 	"net/http"
 	"strings"
@@ -43,10 +44,10 @@ func (s *Server) authAdmin(r *http.Request) (scope string, err *apiError) {
 
 // authProject accepts only a project key of project pid: a key of another
 // project or the admin key is 403, anything else 401.
-func (s *Server) authProject(r *http.Request, pid string) (*project, string, *apiError) {
+func (s *Server) authProject(r *http.Request, pid string) (*project, *projectKey, *apiError) {
 	tok, err := bearer(r)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	h := hashKey(tok)
 	s.mu.RLock()
@@ -55,15 +56,24 @@ func (s *Server) authProject(r *http.Request, pid string) (*project, string, *ap
 	s.mu.RUnlock()
 	if !ok || subtle.ConstantTimeCompare([]byte(tok), []byte(ref.key.key)) != 1 {
 		if !ok && subtle.ConstantTimeCompare(h[:], admin[:]) == 1 {
-			return nil, "", errf(http.StatusForbidden, codeForbidden, "this endpoint takes a project key, not the admin key")
+			return nil, nil, errf(http.StatusForbidden, codeForbidden, "this endpoint takes a project key, not the admin key")
 		}
-		return nil, "", errf(http.StatusUnauthorized, codeUnauthorized, "invalid API key")
+		return nil, nil, errf(http.StatusUnauthorized, codeUnauthorized, "invalid API key")
 	}
 	if ref.project.ID != pid {
-		return nil, "", errf(http.StatusForbidden, codeForbidden, "this project key does not belong to project %q", truncate(pid, 80))
+		return nil, nil, errf(http.StatusForbidden, codeForbidden, "this project key does not belong to project %q", truncate(pid, 80))
 	}
 	ref.key.lastUsedMs.Store(s.nowMs())
-	return ref.project, "key:" + ref.key.ID, nil
+	return ref.project, ref.key, nil
+}
+
+// keyContext carries the project key that authenticated a runtime request.
+type keyContext struct{}
+
+// requestKey returns the project key that authenticated r, or nil.
+func requestKey(r *http.Request) *projectKey {
+	k, _ := r.Context().Value(keyContext{}).(*projectKey)
+	return k
 }
 
 // admin wraps a management API handler: admin key, rate limit, then
@@ -79,13 +89,23 @@ func (s *Server) admin(h func(w http.ResponseWriter, r *http.Request) error) htt
 			writeError(w, err)
 			return
 		}
-		if r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" {
-			s.idempotent(w, r, scope, h)
+		if s.cfg.SyncWrites && s.cfg.DataFile != "" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			s.durably(w, func(w http.ResponseWriter) { s.serveAdmin(w, r, scope, h) })
 			return
 		}
-		if err := h(w, r); err != nil {
-			writeError(w, err)
-		}
+		s.serveAdmin(w, r, scope, h)
+	}
+}
+
+// serveAdmin runs an authenticated management API handler, with
+// Idempotency-Key handling for POST.
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request, scope string, h func(w http.ResponseWriter, r *http.Request) error) {
+	if r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" {
+		s.idempotent(w, r, scope, h)
+		return
+	}
+	if err := h(w, r); err != nil {
+		writeError(w, err)
 	}
 }
 
@@ -104,8 +124,42 @@ func (s *Server) adminProject(h func(w http.ResponseWriter, r *http.Request, p *
 // runtime wraps an endpoint of the runtime API (project key).
 func (s *Server) runtime(h func(w http.ResponseWriter, r *http.Request, p *project) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		p, scope, aerr := s.authProject(r, r.PathValue("project_id"))
+		p, key, aerr := s.authProject(r, r.PathValue("project_id"))
 		if aerr != nil {
+			writeError(w, aerr)
+			return
+		}
+		if err := s.limiter.allow("key:"+key.ID, s.now()); err != nil {
+			writeError(w, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), keyContext{}, key))
+		if err := h(w, r, p); err != nil {
+			writeError(w, err)
+		}
+	}
+}
+
+// reader wraps an endpoint that reads breaker state: it takes the admin key
+// or a project key of the project in the path, as the published SDKs do.
+func (s *Server) reader(h func(w http.ResponseWriter, r *http.Request, p *project) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		pid := r.PathValue("project_id")
+		scope, aerr := s.authAdmin(r)
+		var p *project
+		if aerr == nil {
+			if p = s.project(pid); p == nil {
+				writeError(w, notFound("project", pid))
+				return
+			}
+		} else if aerr.Status == http.StatusForbidden { // a project key
+			var key *projectKey
+			if p, key, aerr = s.authProject(r, pid); aerr != nil {
+				writeError(w, aerr)
+				return
+			}
+			scope = "key:" + key.ID
+		} else {
 			writeError(w, aerr)
 			return
 		}

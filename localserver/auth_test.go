@@ -31,8 +31,6 @@ var adminEndpoints = []endpoint{
 	{"POST", "/v1/projects/{p}/breakers", map[string]any{"name": "x", "metric": "m", "kind": "count", "op": "gt", "threshold": 1}},
 	{"GET", "/v1/projects/{p}/breakers/errors", nil},
 	{"PATCH", "/v1/projects/{p}/breakers/errors", map[string]any{"threshold": 0.6}},
-	{"GET", "/v1/projects/{p}/breakers/errors/state", nil},
-	{"POST", "/v1/projects/{p}/breakers/state:batch", map[string]any{}},
 	{"PATCH", "/v1/projects/{p}/breakers/errors/metadata", map[string]string{"a": "b"}},
 	{"GET", "/v1/projects/{p}/routers", nil},
 	{"POST", "/v1/projects/{p}/routers", map[string]string{"name": "r", "mode": "static"}},
@@ -59,6 +57,13 @@ var adminEndpoints = []endpoint{
 	{"POST", "/v1/projects/{p}/notification-channels/nch_missing/test", nil},
 }
 
+// stateEndpoints read breaker state: the admin key and the project's own
+// keys are accepted, as the published SDKs use both.
+var stateEndpoints = []endpoint{
+	{"GET", "/v1/projects/{p}/breakers/errors/state", nil},
+	{"POST", "/v1/projects/{p}/breakers/state:batch", map[string]any{}},
+}
+
 var runtimeEndpoints = []endpoint{
 	{"GET", "/v1/projects/{p}/breakers/metadata", nil},
 	{"GET", "/v1/projects/{p}/routers/metadata", nil},
@@ -79,15 +84,15 @@ func TestAuthPerEndpoint(t *testing.T) {
 	otherKey := newProjectWithKey(t, srv)
 
 	creds := []struct {
-		name            string
-		key             string
-		admin, runtime_ int
+		name                   string
+		key                    string
+		admin, runtime_, state int
 	}{
-		{"none", "", 401, 401},
-		{"unknown key", "eb_pk_0000000000000000000000000000000000000000", 401, 401},
-		{"other project's key", otherKey, 403, 403},
-		{"project key", c.ProjectKey, 403, 0},
-		{"admin key", c.AdminKey, 0, 403},
+		{"none", "", 401, 401, 401},
+		{"unknown key", "eb_pk_0000000000000000000000000000000000000000", 401, 401, 401},
+		{"other project's key", otherKey, 403, 403, 403},
+		{"project key", c.ProjectKey, 403, 0, 0},
+		{"admin key", c.AdminKey, 0, 403, 0},
 	}
 	for _, cr := range creds {
 		for _, ep := range adminEndpoints {
@@ -100,6 +105,12 @@ func TestAuthPerEndpoint(t *testing.T) {
 			t.Run("runtime/"+cr.name+"/"+ep.method+ep.path, func(t *testing.T) {
 				r := call(t, ep.method, ep.url(c.BaseURL, c.ProjectID, c.WorkspaceID), cr.key, ep.body)
 				checkAuth(t, r, cr.runtime_)
+			})
+		}
+		for _, ep := range stateEndpoints {
+			t.Run("state/"+cr.name+"/"+ep.method+ep.path, func(t *testing.T) {
+				r := call(t, ep.method, ep.url(c.BaseURL, c.ProjectID, c.WorkspaceID), cr.key, ep.body)
+				checkAuth(t, r, cr.state)
 			})
 		}
 		t.Run("stream/"+cr.name, func(t *testing.T) {

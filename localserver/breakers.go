@@ -195,6 +195,9 @@ func validateSpec(sp breakerSpec, prefix string) (breakerSpec, *apiError) {
 type breakerJSON struct {
 	ID        string   `json:"id"`
 	RouterIDs []string `json:"router_ids"`
+	// RouterID is the first linked router ("" when none), for older
+	// clients that read only router_id.
+	RouterID string `json:"router_id"`
 	breakerSpec
 	InsertedAt string `json:"inserted_at"`
 	UpdatedAt  string `json:"updated_at"`
@@ -206,7 +209,11 @@ func breakerView(b *breaker) breakerJSON {
 	if ids == nil {
 		ids = []string{}
 	}
-	return breakerJSON{ID: b.ID, RouterIDs: slices.Clone(ids), breakerSpec: b.spec,
+	first := ""
+	if len(ids) > 0 {
+		first = ids[0]
+	}
+	return breakerJSON{ID: b.ID, RouterIDs: slices.Clone(ids), RouterID: first, breakerSpec: b.spec,
 		InsertedAt: fmtTime(b.InsertedAt), UpdatedAt: fmtTime(b.UpdatedAt)}
 }
 

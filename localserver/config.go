@@ -59,9 +59,45 @@ type Config struct {
 	// SampleLimit is the number of most recent samples kept per project for
 	// [Server.Samples]. Zero means 100,000; older samples are forgotten.
 	SampleLimit int
+	// SampleBytes bounds the memory held by the samples kept per project
+	// for [Server.Samples], estimated from their fields, tags and trace
+	// IDs. Zero means 64 MiB; the oldest samples are forgotten first, so
+	// that a project keeps at most SampleLimit samples and at most
+	// SampleBytes of them.
+	SampleBytes int64
+	// SampleWindow is how far a sample's ts_ms may lie from the server's
+	// clock, in either direction. Samples further away are refused: the
+	// ingest response counts them as "rejected" and the rest of the batch
+	// is accepted. Samples stamped in the future (within the window) are
+	// evaluated as if they arrived now, so that no sample keeps a breaker
+	// open longer than the breaker's own window. Zero means 5 minutes
+	// (localservertest.Start makes it a century, so that tests may use
+	// fixed dates).
+	SampleWindow time.Duration
+	// BodyReadTimeout bounds the time to receive a request body once its
+	// headers have arrived. A client that is slower gets 408 and its
+	// connection is closed. Zero means 30s.
+	BodyReadTimeout time.Duration
+	// MaxPendingBodies is how many ingest bodies may be read at once before
+	// their signature can be checked. Requests beyond it get 503 with
+	// Retry-After at once, without their body being read. Zero means 64.
+	MaxPendingBodies int
+	// MaxPendingBodyBytes bounds the memory of the ingest bodies read
+	// before their signature can be checked: each reserves its
+	// Content-Length (5 MiB when the length is not sent) until it is
+	// checked, and a request whose reservation does not fit gets 503 with
+	// Retry-After at once. Zero means 32 MiB.
+	MaxPendingBodyBytes int64
 	// PersistDelay is the debounce delay between a change and the write of
-	// DataFile. Zero means one second.
+	// DataFile. Zero means one second. A process killed without Shutdown
+	// (kill -9, a crash, power loss) loses the changes of at most the last
+	// PersistDelay, unless SyncWrites is set.
 	PersistDelay time.Duration
+	// SyncWrites makes every management API request that changes state
+	// write DataFile before it is answered, so that an acknowledged change
+	// survives any crash. Breaker transitions and key use times are still
+	// written after PersistDelay. It has no effect without DataFile.
+	SyncWrites bool
 }
 
 const (
@@ -69,6 +105,11 @@ const (
 	defaultEvalTick     = 100 * time.Millisecond
 	defaultSampleLimit  = 100_000
 	defaultPersistDelay = time.Second
+	defaultSampleBytes  = 64 << 20
+	defaultSampleWindow = 5 * time.Minute
+	defaultBodyTimeout  = 30 * time.Second
+	defaultPendingN     = 64
+	defaultPendingBytes = 32 << 20
 )
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_\-]{1,64}$`)
@@ -89,6 +130,21 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.PersistDelay <= 0 {
 		c.PersistDelay = defaultPersistDelay
+	}
+	if c.SampleBytes <= 0 {
+		c.SampleBytes = defaultSampleBytes
+	}
+	if c.SampleWindow <= 0 {
+		c.SampleWindow = defaultSampleWindow
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = defaultBodyTimeout
+	}
+	if c.MaxPendingBodies <= 0 {
+		c.MaxPendingBodies = defaultPendingN
+	}
+	if c.MaxPendingBodyBytes <= 0 {
+		c.MaxPendingBodyBytes = defaultPendingBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

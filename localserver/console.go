@@ -173,7 +173,7 @@ func (s *Server) consoleLive(w http.ResponseWriter, r *http.Request, p *project)
 	if s.isClosing() {
 		return errf(http.StatusServiceUnavailable, "unavailable", "server is shutting down")
 	}
-	sub := newSubscriber()
+	sub := newSubscriber(nil) // admin-key stream: ended with the project, not with a project key
 	if _, ok := p.subscribe(sub); !ok {
 		return notFound("project", p.ID)
 	}
@@ -338,8 +338,8 @@ func (p *project) consoleRecentEventsLocked() []eventJSON {
 func (p *project) samplesForLocked(b *breaker, fromMs int64) []engine.Sample {
 	var out []engine.Sample
 	r := &p.samples
-	for i := range r.buf {
-		sm := &r.buf[(r.start+i)%len(r.buf)]
+	for i := range r.n {
+		sm := r.at(i)
 		if sm.TsMs > fromMs && sm.Metric == b.spec.Metric && slices.Contains(b.routerIDs, sm.RouterID) {
 			out = append(out, engine.Sample{TsMs: sm.TsMs, Value: sm.Value, OK: sm.OK})
 		}
@@ -399,8 +399,8 @@ func (s *Server) consoleMetrics(p *project) consoleMetrics {
 	// Samples arrive roughly in timestamp order: the scan goes from the
 	// newest back and stops a little past the rate window.
 	r := &p.samples
-	for i := len(r.buf) - 1; i >= 0; i-- {
-		sm := &r.buf[(r.start+i)%len(r.buf)]
+	for i := r.n - 1; i >= 0; i-- {
+		sm := r.at(i)
 		if sm.TsMs <= nowMs-win-10_000 {
 			break
 		}

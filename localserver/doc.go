@@ -23,11 +23,17 @@
 // Authentication follows the hosted service: the admin key for the
 // management API (a project key there is 403); a project key only for its
 // own project (another project's key, or the admin key, is 403; an unknown
-// key 401); ingest only with a valid X-EB-Signature for the project's current
-// secret and a timestamp within five minutes of the server's clock (401
-// otherwise). Rotating the secret takes effect with the next request. A
-// project whose enable_signed_ingest is set to false accepts unsigned
-// batches.
+// key 401); breaker state reads (GET …/breakers/{id}/state and POST
+// …/breakers/state:batch) with either the admin key or a key of the
+// project, as the published SDKs read state with the project key; ingest
+// only with a valid X-EB-Signature for the project's current secret and a
+// timestamp within five minutes of the server's clock (401 otherwise).
+// Rotating the secret takes effect with the next request. Deleting a
+// project key ends the state streams opened with it at once. A project
+// whose enable_signed_ingest is set to false accepts unsigned batches.
+//
+// Breakers are rendered with router_ids and, for older clients, router_id:
+// the first linked router ("" when none).
 //
 // Errors are {"code","message"} bodies, with "field" naming the offending
 // field of a validation error. Every response carries X-Request-ID (the
@@ -36,6 +42,10 @@
 // the same key and body replay the first response (with Idempotent-Replayed:
 // true) without acting again, the same key with another body is 422
 // idempotency_key_reused, and a repeat while the first is running is 409.
+// Keys are recorded only once the request is authenticated (for ingest:
+// signed with the project's current secret), and each credential has its
+// own records, so that no request can claim or evict another credential's
+// keys.
 //
 // Local choices where the contract is silent: list calls with ?cursor=&limit=
 // return next_cursor while more items remain (default limit 50, at most 500;
@@ -79,10 +89,24 @@
 //
 // # Limits
 //
-// Bad input never crashes the server nor costs memory without bound:
+// Bad input never crashes the server nor costs memory without bound. The
+// defaults below are those of a zero [Config]; each names its field.
 //
+//   - request bodies must arrive within BodyReadTimeout (30s) of the start
+//     of their handler; a slower client gets 408 and its connection is
+//     closed;
+//   - ingest bodies are read before their signature can be checked: at
+//     most MaxPendingBodies (64) at once, reserving at most
+//     MaxPendingBodyBytes (32 MiB) in all, each its Content-Length (5 MiB
+//     when it sends none); a request that finds no room gets 503
+//     server_busy with Retry-After: 1 at once, without its body being read;
 //   - ingest bodies: 5 MiB as sent, 50 MiB decompressed (413 beyond);
 //     bad gzip or JSON is 400; unknown fields are ignored;
+//   - samples whose ts_ms lies more than SampleWindow (5 minutes) from the
+//     server's clock are refused: the 202 response counts them,
+//     {"accepted": n, "rejected": m}, and the rest of the batch is
+//     accepted; samples stamped ahead of the clock are evaluated as
+//     arriving now, so no sample keeps a breaker open past its window;
 //   - samples: router_id and metric required, each at most 128 characters;
 //     trace_id at most 128; at most 32 tags per sample, keys at most 128 and
 //     values at most 256 characters (400 naming the field, for the batch);
@@ -91,16 +115,24 @@
 //     characters; metric 128; router description 1024; workspace slug 64;
 //     metadata at most 64 entries, keys 128 and values 1024 characters;
 //     breaker actions 64 KiB; channel config 16 KiB (422 naming the field);
-//   - history: the most recent 10,000 events and SampleLimit samples per
-//     project are kept; 10,000 idempotency records.
+//   - history: the most recent 10,000 events per project; for
+//     [Server.Samples], the most recent SampleLimit (100,000) samples per
+//     project, holding at most SampleBytes (64 MiB) by an estimate that
+//     errs high, the oldest forgotten first; 10,000 idempotency records per
+//     credential.
 //
 // # Persistence
 //
 // With DataFile set, the whole state except samples (organisation, keys,
 // workspaces, projects, routers, breakers with their state, channels and
-// events) is written as JSON about a second after each change and on
-// Shutdown: to a temporary file that is synced and renamed over DataFile, so
-// that the file always holds a complete document. The file holds credentials
-// and is created with mode 0600. A corrupt file is reported by [New] and left
-// untouched.
+// events) is written as JSON by [Server.Start] before it returns (so the
+// credentials it makes available survive a crash), PersistDelay (one
+// second) after each change, and on Shutdown: to a temporary file that is
+// synced and renamed over DataFile, so that the file always holds a
+// complete document. A process killed without Shutdown loses the changes of
+// at most the last PersistDelay; with SyncWrites, every management API
+// change is written before it is answered. When DataFile is a symbolic
+// link, the file it points to is replaced and the link kept. The file holds
+// credentials and is created with mode 0600. A corrupt file is reported by
+// [New] and left untouched.
 package localserver

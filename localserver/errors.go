@@ -29,6 +29,8 @@ const (
 	codePayloadTooLarge     = "payload_too_large"
 	codeUnsupportedEncoding = "unsupported_encoding"
 	codeRateLimited         = "rate_limited"
+	codeBusy                = "server_busy"
+	codeRequestTimeout      = "request_timeout"
 	codeIdemReused          = "idempotency_key_reused"
 	codeIdemInProgress      = "idempotency_key_in_progress"
 	codeInternal            = "internal_error"
@@ -80,7 +82,7 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &ae) {
 		ae = errf(http.StatusInternalServerError, codeInternal, "internal error")
 	}
-	if ae.Status == http.StatusTooManyRequests {
+	if ae.Status == http.StatusTooManyRequests || ae.RetryAfter > 0 {
 		secs := int((ae.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, secs)))
 	}
@@ -112,11 +114,9 @@ const maxAdminBody = 1 << 20
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, errf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body exceeds %d bytes", limit)
-		}
-		return nil, errf(http.StatusBadRequest, codeBadRequest, "reading request body failed")
+		return nil, bodyReadError(w, err, func() *apiError {
+			return errf(http.StatusRequestEntityTooLarge, codePayloadTooLarge, "request body exceeds %d bytes", limit)
+		})
 	}
 	return b, nil
 }

@@ -73,10 +73,10 @@ func ExampleServer_Samples() {
 
 	var body bytes.Buffer
 	zw := gzip.NewWriter(&body)
-	io.WriteString(zw, `{"samples":[{"router_id":"rtr_checkout","metric":"latency","ts_ms":1764201600123,"value":42.5,"ok":true}]}`)
+	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	io.WriteString(zw, `{"samples":[{"router_id":"rtr_checkout","metric":"latency","ts_ms":`+ts+`,"value":42.5,"ok":true}]}`)
 	zw.Close()
 
-	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	key, _ := hex.DecodeString(creds.IngestSecret)
 	mac := hmac.New(sha256.New, key)
 	mac.Write([]byte(ts + "."))
@@ -99,6 +99,6 @@ func ExampleServer_Samples() {
 		fmt.Println(s.RouterID, s.Metric, s.Value, s.OK)
 	}
 	// Output:
-	// 202 {"accepted":1}
+	// 202 {"accepted":1,"rejected":0}
 	// rtr_checkout latency 42.5 true
 }

@@ -10,3 +10,11 @@ func (s *Server) SubscriberCount(projectID string) int {
 	defer p.mu.Unlock()
 	return len(p.subs)
 }
+
+// PendingBodies returns the number of ingest bodies being read before their
+// signature is checked.
+func (s *Server) PendingBodies() int {
+	s.pending.mu.Lock()
+	defer s.pending.mu.Unlock()
+	return s.pending.n
+}

@@ -10,7 +10,7 @@ import (
 )
 
 // Idempotency records are kept for idempotencyTTL, at most maxIdempotencyKeys
-// of them (the oldest are forgotten first).
+// of them per credential (the oldest are forgotten first).
 const (
 	idempotencyTTL     = 24 * time.Hour
 	maxIdempotencyKeys = 10_000
@@ -27,45 +27,61 @@ type idemRecord struct {
 }
 
 // idempotencyStore remembers responses of POST requests that carried an
-// Idempotency-Key, scoped by credential, method and path.
+// Idempotency-Key. Records are scoped by credential: only authenticated
+// requests reach the store, and one credential's records never evict
+// another's.
 type idempotencyStore struct {
-	mu    sync.Mutex
+	mu     sync.Mutex
+	scopes map[string]*idemScope
+}
+
+// idemScope holds the records of one credential.
+type idemScope struct {
 	recs  map[string]*idemRecord
 	order []string // insertion order, for eviction
 }
 
 func newIdempotencyStore() *idempotencyStore {
-	return &idempotencyStore{recs: map[string]*idemRecord{}}
+	return &idempotencyStore{scopes: map[string]*idemScope{}}
 }
 
-// idempotent runs h once per (scope, method, path, key) and body: a repeat
-// with the same body replays the stored response; a repeat with another body
-// is 422; a repeat while the first is still running is 409. Server errors
-// (5xx) are not remembered, so the request can be retried.
+// idempotent reads the body of an authenticated management API request and
+// runs h once per (scope, method, path, key) and body; see run.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, scope string, h func(http.ResponseWriter, *http.Request) error) {
-	s.idempotentUpTo(w, r, scope, maxAdminBody, h)
-}
-
-// idempotentUpTo is idempotent for bodies of at most limit bytes.
-func (s *Server) idempotentUpTo(w http.ResponseWriter, r *http.Request, scope string, limit int64, h func(http.ResponseWriter, *http.Request) error) {
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdempotencyKey {
+	if len(r.Header.Get("Idempotency-Key")) > maxIdempotencyKey {
 		writeError(w, errf(http.StatusBadRequest, codeBadRequest, "Idempotency-Key must be at most %d characters", maxIdempotencyKey))
 		return
 	}
-	body, err := readBody(w, r, limit)
+	body, err := readBody(w, r, maxAdminBody)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	sum := sha256.Sum256(body)
-	id := scope + "\x00" + r.Method + "\x00" + r.URL.Path + "\x00" + key
-	now := s.now()
+	s.idem.run(w, r, scope, body, s.now(), func(w http.ResponseWriter) {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err := h(w, r); err != nil {
+			writeError(w, err)
+		}
+	})
+}
 
-	st := s.idem
+// run answers an authenticated request that carries an Idempotency-Key,
+// under the credential's scope: the first request with a key runs h; a
+// repeat with the same body replays the stored response; a repeat with
+// another body is 422; a repeat while the first is still running is 409.
+// Server errors (5xx) are not remembered, so the request can be retried.
+func (st *idempotencyStore) run(w http.ResponseWriter, r *http.Request, scope string, body []byte, now time.Time, h func(http.ResponseWriter)) {
+	sum := sha256.Sum256(body)
+	id := r.Method + "\x00" + r.URL.Path + "\x00" + r.Header.Get("Idempotency-Key")
+
 	st.mu.Lock()
 	st.expire(now)
-	if rec, ok := st.recs[id]; ok {
+	sc := st.scopes[scope]
+	if sc == nil {
+		sc = &idemScope{recs: map[string]*idemRecord{}}
+		st.scopes[scope] = sc
+	}
+	if rec, ok := sc.recs[id]; ok {
 		st.mu.Unlock()
 		switch {
 		case rec.bodyHash != sum:
@@ -83,20 +99,17 @@ func (s *Server) idempotentUpTo(w http.ResponseWriter, r *http.Request, scope st
 		return
 	}
 	rec := &idemRecord{bodyHash: sum, at: now}
-	st.recs[id] = rec
-	st.order = append(st.order, id)
+	sc.recs[id] = rec
+	sc.order = append(sc.order, id)
 	st.mu.Unlock()
 
-	r.Body = io.NopCloser(bytes.NewReader(body))
 	rw := &recordingWriter{ResponseWriter: w, status: http.StatusOK}
-	if err := h(rw, r); err != nil {
-		writeError(rw, err)
-	}
+	h(rw)
 
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if rw.status >= 500 {
-		delete(st.recs, id)
+		delete(sc.recs, id)
 		return
 	}
 	rec.done = true
@@ -105,22 +118,31 @@ func (s *Server) idempotentUpTo(w http.ResponseWriter, r *http.Request, scope st
 	rec.body = rw.buf.Bytes()
 }
 
-// expire forgets old records; st.mu is held.
+// expire forgets old records and empty scopes; st.mu is held.
 func (st *idempotencyStore) expire(now time.Time) {
+	for name, sc := range st.scopes {
+		sc.expire(now)
+		if len(sc.order) == 0 {
+			delete(st.scopes, name)
+		}
+	}
+}
+
+// expire forgets the scope's records that are older than idempotencyTTL or
+// beyond maxIdempotencyKeys, oldest first.
+func (sc *idemScope) expire(now time.Time) {
 	drop := 0
-	for drop < len(st.order) {
-		rec, ok := st.recs[st.order[drop]]
-		if ok && rec.done && now.Sub(rec.at) < idempotencyTTL && len(st.order)-drop <= maxIdempotencyKeys {
+	for drop < len(sc.order) {
+		rec, ok := sc.recs[sc.order[drop]]
+		over := len(sc.order)-drop > maxIdempotencyKeys
+		if ok && !over && (!rec.done || now.Sub(rec.at) < idempotencyTTL) {
 			break
 		}
-		if ok && !rec.done && len(st.order)-drop <= maxIdempotencyKeys {
-			break
-		}
-		delete(st.recs, st.order[drop])
+		delete(sc.recs, sc.order[drop])
 		drop++
 	}
 	if drop > 0 {
-		st.order = append(st.order[:0], st.order[drop:]...)
+		sc.order = append(sc.order[:0], sc.order[drop:]...)
 	}
 }
 

@@ -267,18 +267,20 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, tooLarge())
 		return
 	}
-	if r.Header.Get("Idempotency-Key") != "" {
-		s.idempotentUpTo(w, r, "ingest:"+p.ID, maxIngestCompressed, func(w http.ResponseWriter, r *http.Request) error {
-			s.ingestInto(w, r, p)
-			return nil
-		})
+	if len(r.Header.Get("Idempotency-Key")) > maxIdempotencyKey {
+		writeError(w, errf(http.StatusBadRequest, codeBadRequest, "Idempotency-Key must be at most %d characters", maxIdempotencyKey))
 		return
 	}
-	s.ingestInto(w, r, p)
-}
+	reserve := int64(maxIngestCompressed)
+	if r.ContentLength >= 0 {
+		reserve = r.ContentLength
+	}
+	if !s.pending.acquire(reserve) {
+		writeError(w, busy())
+		return
+	}
+	defer s.pending.release(reserve)
 
-// ingestInto reads, checks and routes one batch for project p.
-func (s *Server) ingestInto(w http.ResponseWriter, r *http.Request, p *project) {
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	defer func() {
@@ -286,25 +288,24 @@ func (s *Server) ingestInto(w http.ResponseWriter, r *http.Request, p *project) 
 			bufPool.Put(buf)
 		}
 	}()
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
 	if _, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, maxIngestCompressed)); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeError(w, tooLarge())
-		} else {
-			writeError(w, errf(http.StatusBadRequest, codeBadRequest, "reading request body failed"))
-		}
+		writeError(w, bodyReadError(w, err, tooLarge))
 		return
 	}
 	p.mu.Lock()
 	requireSig := p.EnableSignedIngest
 	p.mu.Unlock()
+	secret := p.secret.Load()
 	now := s.now()
 	samples, aerr := decodeIngest(ingestInput{
 		Body:       buf.Bytes(),
 		Encoding:   r.Header.Get("Content-Encoding"),
 		Timestamp:  r.Header.Get("X-EB-Timestamp"),
 		Signature:  r.Header.Get("X-EB-Signature"),
-		Secret:     p.secret.Load().raw,
+		Secret:     secret.raw,
 		RequireSig: requireSig,
 		Now:        now,
 	})
@@ -315,40 +316,68 @@ func (s *Server) ingestInto(w http.ResponseWriter, r *http.Request, p *project) 
 		writeError(w, aerr)
 		return
 	}
-	if !s.route(p, samples, now.UnixMilli()) {
-		writeError(w, notFound("project", p.ID))
+	accept := func(w http.ResponseWriter) {
+		accepted, rejected, ok := s.route(p, samples, now.UnixMilli())
+		if !ok {
+			writeError(w, notFound("project", p.ID))
+			return
+		}
+		if rejected > 0 {
+			s.log.Warn("samples outside the timestamp window refused", "project_id", p.ID,
+				"rejected", rejected, "window", s.cfg.SampleWindow)
+		}
+		resp := strconv.AppendInt([]byte(`{"accepted":`), int64(accepted), 10)
+		resp = strconv.AppendInt(append(resp, `,"rejected":`...), int64(rejected), 10)
+		writeRawJSON(w, http.StatusAccepted, append(resp, '}'))
+	}
+	if r.Header.Get("Idempotency-Key") == "" {
+		accept(w)
 		return
 	}
-	resp := strconv.AppendInt([]byte(`{"accepted":`), int64(len(samples)), 10)
-	writeRawJSON(w, http.StatusAccepted, append(resp, '}'))
+	// Only an authenticated batch reaches the idempotency records, under
+	// the credential that signed it.
+	scope := "ingest:" + p.ID + ":unsigned"
+	if requireSig {
+		scope = "ingest:" + p.ID + ":" + secret.id
+	}
+	s.idem.run(w, r, scope, buf.Bytes(), now, accept)
 }
 
 // route feeds samples to the breakers linked to their router with their
-// metric and keeps them for Samples. A ts_ms of 0 means "now".
-func (s *Server) route(p *project, samples []Sample, nowMs int64) bool {
+// metric and keeps them for Samples. A ts_ms of 0 means "now". Samples
+// further than SampleWindow from nowMs are refused and counted; samples
+// stamped in the future are evaluated at nowMs.
+func (s *Server) route(p *project, samples []Sample, nowMs int64) (accepted, rejected int, ok bool) {
+	window := s.cfg.SampleWindow.Milliseconds()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.deleted {
-		return false
+		return 0, 0, false
 	}
 	for i := range samples {
 		sm := &samples[i]
 		if sm.TsMs == 0 {
 			sm.TsMs = nowMs
 		}
+		if sm.TsMs > nowMs+window || sm.TsMs < nowMs-window {
+			rejected++
+			continue
+		}
 		if byMetric := p.index[sm.RouterID]; byMetric != nil {
+			ts := min(sm.TsMs, nowMs)
 			for _, b := range byMetric[sm.Metric] {
-				b.eng.Add(engine.Sample{TsMs: sm.TsMs, Value: sm.Value, OK: sm.OK})
+				b.eng.Add(engine.Sample{TsMs: ts, Value: sm.Value, OK: sm.OK})
 			}
 		}
 		p.samples.add(*sm)
+		accepted++
 	}
-	return true
+	return accepted, rejected, true
 }
 
 // Samples returns the samples accepted for a project, oldest first: every
-// one of them, or the most recent SampleLimit. It returns nil for an
-// unknown project.
+// one of them, or the most recent that fit SampleLimit and SampleBytes. It
+// returns nil for an unknown project.
 func (s *Server) Samples(projectID string) []Sample {
 	p := s.project(projectID)
 	if p == nil {

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tripswitch-otel/tripswitch-go/localserver"
 	"github.com/tripswitch-otel/tripswitch-go/localserver/localservertest"
@@ -17,8 +19,9 @@ func TestIngestAcceptsAndKeepsSamples(t *testing.T) {
 	srv, clock := start(t)
 	c := srv.Credentials()
 	// Unknown fields are ignored; tags and trace_id are kept; ts_ms 0 means now.
+	stamp := clock.Now().UnixMilli() - 1234
 	doc := `{"samples":[
-		{"router_id":"rtr_1","metric":"latency","ts_ms":1764201600123,"value":42.5,"ok":true,"tags":{"env":"prod"},"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","extra":[1,2]},
+		{"router_id":"rtr_1","metric":"latency","ts_ms":` + itoa(stamp) + `,"value":42.5,"ok":true,"tags":{"env":"prod"},"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","extra":[1,2]},
 		{"router_id":"rtr_1","metric":"latency","value":7,"ok":false}
 	],"version":3}`
 	r := ingestRaw(t, c.BaseURL, c.ProjectID, c.IngestSecret, gz(t, []byte(doc)), clock.Now())
@@ -28,7 +31,7 @@ func TestIngestAcceptsAndKeepsSamples(t *testing.T) {
 	}
 	got := srv.Samples(c.ProjectID)
 	want := []localserver.Sample{
-		{RouterID: "rtr_1", Metric: "latency", TsMs: 1764201600123, Value: 42.5, OK: true, Tags: map[string]string{"env": "prod"}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
+		{RouterID: "rtr_1", Metric: "latency", TsMs: stamp, Value: 42.5, OK: true, Tags: map[string]string{"env": "prod"}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
 		{RouterID: "rtr_1", Metric: "latency", TsMs: clock.Now().UnixMilli(), Value: 7},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
@@ -202,5 +205,118 @@ func TestIngestIdempotencyKey(t *testing.T) {
 	}
 	if n := len(srv.Samples(c.ProjectID)); n != 1 {
 		t.Fatalf("%d samples after a retried batch, want 1", n)
+	}
+}
+
+func TestSamplesOutsideTheWindowAreRefusedAndCounted(t *testing.T) {
+	// A server with the default window (localservertest widens it).
+	clock := localservertest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	srv, err := localserver.New(localserver.Config{Now: clock.Now})
+	must(t, err)
+	must(t, srv.Start("127.0.0.1:0"))
+	defer shutdown(t, srv)
+	must(t, srv.Seed(srv.Credentials().ProjectID, errorRateSeed))
+	c := srv.Credentials()
+	now := clock.Now()
+	batch := append(failing(3, "rtr_a", "req", now.Add(365*24*time.Hour)), failing(2, "rtr_a", "req", now.Add(-time.Hour))...)
+	batch = append(batch, failing(4, "rtr_a", "req", now.Add(-time.Second))...)
+	r := ingest(t, srv, now, batch...)
+	wantStatus(t, r, http.StatusAccepted)
+	if m := r.json(t); m["accepted"] != 4.0 || m["rejected"] != 5.0 {
+		t.Fatalf("response %v, want accepted 4 and rejected 5", m)
+	}
+	if n := len(srv.Samples(c.ProjectID)); n != 4 {
+		t.Fatalf("%d samples kept, want the 4 within the window", n)
+	}
+	// The window is configurable.
+	srv2, clock2 := start(t, func(c *localserver.Config) { c.SampleWindow = time.Second })
+	r = ingest(t, srv2, clock2.Now(), failing(1, "r", "m", clock2.Now().Add(2*time.Second))...)
+	if m := r.json(t); m["accepted"] != 0.0 || m["rejected"] != 1.0 {
+		t.Fatalf("response %v with a 1s window, want rejected 1", m)
+	}
+}
+
+// A sample stamped ahead of the server's clock (within the window) counts as
+// arriving now: it leaves the breaker's window as a current sample would, and
+// never keeps a breaker open longer.
+func TestFutureSamplesDoNotHoldABreakerOpen(t *testing.T) {
+	srv, clock := start(t)
+	seed := errorRateSeed
+	seed.Breakers = append(seed.Breakers, localserver.SeedBreaker{
+		Name: "control", Metric: "req", Kind: "error_rate", Op: "gt", Threshold: 0.5,
+		WindowMs: 10_000, MinCount: 4, CooldownMs: 5_000, EvalIntervalMs: 1_000,
+		HalfOpenConfirmationMs: 1_000, HalfOpenIndeterminatePolicy: "optimistic", RouterIDs: []string{"rtr_b"},
+	})
+	seed.Breakers[0].HalfOpenIndeterminatePolicy = "optimistic"
+	localservertest.Seed(t, srv, seed)
+	c := srv.Credentials()
+	now := clock.Now()
+	wantStatus(t, ingest(t, srv, now, failing(10, "rtr_a", "req", now.Add(4*time.Minute))...), http.StatusAccepted)
+	wantStatus(t, ingest(t, srv, now, failing(10, "rtr_b", "req", now)...), http.StatusAccepted)
+	for range 60 {
+		clock.Advance(time.Second)
+		srv.Evaluate()
+		future, _, _ := srv.BreakerState(c.ProjectID, "errors")
+		control, _, _ := srv.BreakerState(c.ProjectID, "control")
+		if future != control {
+			t.Fatalf("at %v: future-stamped breaker %s, control %s", clock.Now().Sub(now), future, control)
+		}
+	}
+	if s, _, _ := srv.BreakerState(c.ProjectID, "errors"); s != "closed" {
+		t.Fatalf("breaker %s a minute later, want closed", s)
+	}
+}
+
+func TestUnsignedIngestCannotClaimAnIdempotencyKey(t *testing.T) {
+	srv, clock := start(t)
+	c := srv.Credentials()
+	doc := gz(t, []byte(`{"samples":[{"router_id":"r","metric":"m","value":1,"ok":true}]}`))
+	ts := itoa(clock.Now().UnixMilli())
+	bad := call(t, "POST", projectURL(srv, "/ingest"), "", []byte("forged"), "Idempotency-Key", "batch-1",
+		"X-EB-Timestamp", ts, "X-EB-Signature", "v1="+strings.Repeat("0", 64))
+	wantStatus(t, bad, http.StatusUnauthorized)
+	good := call(t, "POST", projectURL(srv, "/ingest"), "", doc, "Idempotency-Key", "batch-1", "Content-Encoding", "gzip",
+		"X-EB-Timestamp", ts, "X-EB-Signature", sign(c.IngestSecret, ts, doc))
+	wantStatus(t, good, http.StatusAccepted)
+	again := call(t, "POST", projectURL(srv, "/ingest"), "", doc, "Idempotency-Key", "batch-1", "Content-Encoding", "gzip",
+		"X-EB-Timestamp", ts, "X-EB-Signature", sign(c.IngestSecret, ts, doc))
+	wantStatus(t, again, http.StatusAccepted)
+	if again.Header.Get("Idempotent-Replayed") != "true" || len(srv.Samples(c.ProjectID)) != 1 {
+		t.Fatalf("signed retry was not replayed: %v, %d samples", again.Header, len(srv.Samples(c.ProjectID)))
+	}
+}
+
+// Requests that fail authentication never reach the idempotency records, so
+// they cannot evict the admin's: a retried create replays its first answer.
+func TestIngestFloodDoesNotEvictAdminIdempotencyRecords(t *testing.T) {
+	srv, err := localserver.New(localserver.Config{})
+	must(t, err)
+	h := srv.Handler()
+	c := srv.Credentials()
+	do := func(method, path, key, idem string, body []byte) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, bytes.NewReader(body))
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		req.Header.Set("Idempotency-Key", idem)
+		req.Header.Set("X-EB-Timestamp", "1")
+		req.Header.Set("X-EB-Signature", "v1=00")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	create := []byte(`{"name":"team"}`)
+	first := do("POST", "/v1/workspaces", c.AdminKey, "create-team", create)
+	if first.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", first.Code, first.Body)
+	}
+	for i := range 10_001 {
+		if r := do("POST", "/v1/projects/"+c.ProjectID+"/ingest", "", "flood-"+itoa(int64(i)), []byte("{}")); r.Code != http.StatusUnauthorized {
+			t.Fatalf("unsigned ingest: %d", r.Code)
+		}
+	}
+	retry := do("POST", "/v1/workspaces", c.AdminKey, "create-team", create)
+	if retry.Header().Get("Idempotent-Replayed") != "true" || retry.Body.String() != first.Body.String() {
+		t.Fatalf("retried create was not replayed: %d %s", retry.Code, retry.Body)
 	}
 }

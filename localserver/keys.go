@@ -70,6 +70,7 @@ func (s *Server) deleteKey(w http.ResponseWriter, r *http.Request, p *project) e
 	}
 	k := p.keys[i]
 	p.keys = slices.Delete(p.keys, i, i+1)
+	p.closeKeySubscribersLocked(k)
 	p.mu.Unlock()
 	delete(s.keyIndex, k.hash)
 	s.markDirty()

@@ -1,11 +1,13 @@
 package localserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -184,7 +186,7 @@ func (s *Server) restore(doc *dataDoc) error {
 		if _, dup := s.projects[pd.ID]; dup {
 			return fmt.Errorf("project %q listed twice", pd.ID)
 		}
-		p := newProject(pd.Seq, pd.ID, pd.WorkspaceID, pd.Name, secret, pd.InsertedAt, s.cfg.SampleLimit)
+		p := newProject(pd.Seq, pd.ID, pd.WorkspaceID, pd.Name, secret, pd.InsertedAt, s.cfg.SampleLimit, s.cfg.SampleBytes)
 		see(pd.Seq)
 		p.SlackWebhookURL = pd.SlackWebhookURL
 		p.TraceIDURLTemplate = pd.TraceIDURLTemplate
@@ -322,10 +324,44 @@ func (s *Server) persist() error {
 	}
 	s.persistM.Lock()
 	defer s.persistM.Unlock()
-	if err := writeFileAtomic(s.cfg.DataFile, append(b, '\n')); err != nil {
+	path, err := resolveLinks(s.cfg.DataFile)
+	if err != nil {
+		return fmt.Errorf("localserver: data file: %w", err)
+	}
+	if err := writeFileAtomic(path, append(b, '\n')); err != nil {
 		return fmt.Errorf("localserver: writing data file: %w", err)
 	}
 	return nil
+}
+
+// maxLinks bounds the symbolic links followed from DataFile.
+const maxLinks = 40
+
+// resolveLinks follows path through symbolic links to the file they name
+// (which need not exist yet), so that DataFile may be a link: the link's
+// target is replaced, and the link stays.
+func resolveLinks(path string) (string, error) {
+	for range maxLinks {
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return path, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return path, nil
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }
 
 // writeFileAtomic replaces path with data: a temporary file in the same
@@ -386,4 +422,43 @@ func (s *Server) persistLoop(ctx context.Context) {
 			s.log.Error("persisting state failed", "err", err)
 		}
 	}
+}
+
+// durably runs h with its response held back; when h changed the state, the
+// state is written to DataFile before the response is sent (SyncWrites). A
+// failed write is answered 500: the change is made but not yet durable.
+func (s *Server) durably(w http.ResponseWriter, h func(w http.ResponseWriter)) {
+	before := s.changes.Load()
+	hw := &heldWriter{header: w.Header(), status: http.StatusOK}
+	h(hw)
+	if s.changes.Load() != before {
+		if err := s.persist(); err != nil {
+			s.log.Error("persisting state failed", "err", err)
+			writeError(w, errf(http.StatusInternalServerError, codeInternal, "the change was made but could not be written to the data file"))
+			return
+		}
+	}
+	w.WriteHeader(hw.status)
+	_, _ = w.Write(hw.body.Bytes())
+}
+
+// heldWriter keeps a response until durably sends it.
+type heldWriter struct {
+	header http.Header
+	status int
+	wrote  bool
+	body   bytes.Buffer
+}
+
+func (hw *heldWriter) Header() http.Header { return hw.header }
+
+func (hw *heldWriter) WriteHeader(code int) {
+	if !hw.wrote {
+		hw.status, hw.wrote = code, true
+	}
+}
+
+func (hw *heldWriter) Write(b []byte) (int, error) {
+	hw.wrote = true
+	return hw.body.Write(b)
 }

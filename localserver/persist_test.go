@@ -170,3 +170,65 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// The credentials that Start makes available are on disk when it returns,
+// so that a server killed at once restarts with the same ones.
+func TestStartWritesCredentialsBeforeReturning(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	srv := startWithFile(t, localserver.Config{DataFile: file, PersistDelay: time.Hour})
+	defer shutdown(t, srv)
+	c := srv.Credentials()
+	b, err := os.ReadFile(file)
+	must(t, err)
+	for _, want := range []string{c.AdminKey, c.ProjectKey, c.IngestSecret, c.ProjectID, c.WorkspaceID} {
+		if !strings.Contains(string(b), want) {
+			t.Fatal("data file does not hold every credential when Start returns")
+		}
+	}
+}
+
+func TestSyncWritesPersistBeforeAnswering(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "state.json")
+	srv := startWithFile(t, localserver.Config{DataFile: file, PersistDelay: time.Hour, SyncWrites: true})
+	defer shutdown(t, srv)
+	c := srv.Credentials()
+	r := call(t, "POST", c.BaseURL+"/v1/workspaces", c.AdminKey, map[string]string{"name": "durable"})
+	wantStatus(t, r, 201)
+	if r.json(t)["name"] != "durable" {
+		t.Fatalf("response %s", r.Body)
+	}
+	b, err := os.ReadFile(file)
+	must(t, err)
+	if !strings.Contains(string(b), "durable") {
+		t.Fatal("acknowledged change is not in the data file")
+	}
+	// Errors pass through unchanged.
+	wantStatus(t, call(t, "POST", c.BaseURL+"/v1/workspaces", c.AdminKey, map[string]string{}), 422)
+}
+
+func TestDataFileSymlinkIsWrittenThrough(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.Mkdir(filepath.Join(dir, "real"), 0o700))
+	target := filepath.Join(dir, "real", "state.json")
+	link := filepath.Join(dir, "state.json")
+	must(t, os.Symlink(filepath.Join("real", "state.json"), link)) // relative, and dangling at first
+	srv := startWithFile(t, localserver.Config{DataFile: link})
+	c := srv.Credentials()
+	wantStatus(t, call(t, "POST", c.BaseURL+"/v1/workspaces", c.AdminKey, map[string]string{"name": "through-link"}), 201)
+	shutdown(t, srv)
+	fi, err := os.Lstat(link)
+	must(t, err)
+	if fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatal("the data file link was replaced by a regular file")
+	}
+	b, err := os.ReadFile(target)
+	must(t, err)
+	if !strings.Contains(string(b), "through-link") {
+		t.Fatal("the link's target was not updated")
+	}
+	srv2 := startWithFile(t, localserver.Config{DataFile: link})
+	defer shutdown(t, srv2)
+	if srv2.Credentials().AdminKey != c.AdminKey {
+		t.Fatal("restart through the link lost the state")
+	}
+}

@@ -98,7 +98,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 	if s.workspaces[wsID] == nil {
 		return fieldErr("workspace_id", "no workspace %q", truncate(wsID, 80))
 	}
-	p := newProject(s.nextSeq(), newID("proj_"), wsID, *in.Name, newIngestSecret(), s.now(), s.cfg.SampleLimit)
+	p := newProject(s.nextSeq(), newID("proj_"), wsID, *in.Name, newIngestSecret(), s.now(), s.cfg.SampleLimit, s.cfg.SampleBytes)
 	p.SlackWebhookURL = deref(in.SlackWebhookURL)
 	p.TraceIDURLTemplate = deref(in.TraceIDURLTemplate)
 	if in.EnableSignedIngest != nil {

@@ -67,14 +67,14 @@ func (s *Server) routes() http.Handler {
 		http.MethodPut:  s.adminProject(s.syncBreakers),
 	})
 	mux.Handle(p+"/breakers/state:stream", methods{http.MethodGet: s.runtime(s.stream)})
-	mux.Handle(p+"/breakers/state:batch", methods{http.MethodPost: s.adminProject(s.batchState)})
+	mux.Handle(p+"/breakers/state:batch", methods{http.MethodPost: s.reader(s.batchState)})
 	mux.Handle(p+"/breakers/metadata", methods{http.MethodGet: s.runtime(s.breakersMetadata)})
 	mux.Handle(p+"/breakers/{breaker_id}", methods{
 		http.MethodGet:    s.adminProject(s.getBreaker),
 		http.MethodPatch:  s.adminProject(s.updateBreaker),
 		http.MethodDelete: s.adminProject(s.deleteBreaker),
 	})
-	mux.Handle(p+"/breakers/{breaker_id}/state", methods{http.MethodGet: s.adminProject(s.breakerState)})
+	mux.Handle(p+"/breakers/{breaker_id}/state", methods{http.MethodGet: s.reader(s.breakerState)})
 	mux.Handle(p+"/breakers/{breaker_id}/metadata", methods{http.MethodPatch: s.adminProject(s.patchBreakerMetadata)})
 
 	mux.Handle(p+"/routers", methods{

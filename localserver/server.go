@@ -37,13 +37,15 @@ type Server struct {
 	handler http.Handler
 	idem    *idempotencyStore
 	limiter *rateLimiter
+	pending *pendingBodies
 
 	closing   chan struct{} // closed by Shutdown; ends every stream
 	closeOnce sync.Once
 	closeErr  error
 	closeDone chan struct{}
 
-	dirty chan struct{} // signalled after a change that must be persisted
+	dirty   chan struct{} // signalled after a change that must be persisted
+	changes atomic.Uint64 // counts markDirty calls, for SyncWrites
 
 	startMu  sync.Mutex
 	started  bool
@@ -77,6 +79,7 @@ func New(cfg Config) (*Server, error) {
 		keyIndex:   map[keyHash]keyRef{},
 		idem:       newIdempotencyStore(),
 		limiter:    newRateLimiter(cfg.RateLimit, cfg.RateBurst),
+		pending:    newPendingBodies(cfg.MaxPendingBodies, cfg.MaxPendingBodyBytes),
 		closing:    make(chan struct{}),
 		closeDone:  make(chan struct{}),
 		dirty:      make(chan struct{}, 1),
@@ -95,7 +98,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.applyConfig(); err != nil {
 		return nil, err
 	}
-	s.handler = s.routes()
+	s.handler = s.withBodyDeadline(s.routes())
 	return s, nil
 }
 
@@ -147,7 +150,7 @@ func (s *Server) applyConfig() error {
 		if secret == "" {
 			secret = newIngestSecret()
 		}
-		p = newProject(s.nextSeq(), pID, wsID, "Default project", secret, now, s.cfg.SampleLimit)
+		p = newProject(s.nextSeq(), pID, wsID, "Default project", secret, now, s.cfg.SampleLimit, s.cfg.SampleBytes)
 		s.projects[pID] = p
 	} else if s.cfg.IngestSecret != "" {
 		p.setSecret(s.cfg.IngestSecret)
@@ -193,7 +196,11 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Start listens on addr (for example "127.0.0.1:0") and serves in the
 // background. It also starts the evaluation loop and, with DataFile set, the
-// persister. It fails if the server was already started or shut down.
+// persister. With DataFile set, the state (and so every credential that
+// [Server.Credentials] returns) is written before Start returns, so that
+// credentials shown to a user survive a crash right after. It fails if the
+// server was already started or shut down, or if DataFile cannot be
+// written.
 func (s *Server) Start(addr string) error {
 	s.startMu.Lock()
 	defer s.startMu.Unlock()
@@ -209,6 +216,12 @@ func (s *Server) Start(addr string) error {
 	if err != nil {
 		return fmt.Errorf("localserver: listen: %w", err)
 	}
+	if s.cfg.DataFile != "" {
+		if err := s.persist(); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
 	s.started = true
 	s.url = "http://" + reachableAddr(ln.Addr())
 	s.httpSrv = &http.Server{
@@ -222,7 +235,6 @@ func (s *Server) Start(addr string) error {
 	s.stopLoop = cancel
 	s.loopDone = make(chan struct{})
 	go s.loops(ctx)
-	s.markDirty() // write DataFile soon, so that generated credentials survive a crash
 	srv := s.httpSrv
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -371,6 +383,7 @@ func (s *Server) markDirty() {
 	if s.cfg.DataFile == "" {
 		return
 	}
+	s.changes.Add(1)
 	select {
 	case s.dirty <- struct{}{}:
 	default:

@@ -43,7 +43,7 @@ func sprintf(format string, v any) string { return fmt.Sprintf(format, v) }
 func contains(s, sub string) bool         { return strings.Contains(s, sub) }
 
 func TestEventHistoryIsBounded(t *testing.T) {
-	p := newProject(1, "proj_x", "ws_x", "x", randomHex(32), time.Now(), 10)
+	p := newProject(1, "proj_x", "ws_x", "x", randomHex(32), time.Now(), 10, 1<<20)
 	for i := range maxEventsPerProject + 5 {
 		p.appendEvent(&event{seq: uint64(i + 1)})
 	}
@@ -66,5 +66,39 @@ func TestRateLimiterForgetsIdleScopes(t *testing.T) {
 	}
 	if len(l.buckets) > maxLimiterScopes {
 		t.Fatalf("%d buckets kept", len(l.buckets))
+	}
+}
+
+func TestSampleQueueKeepsTheNewestWithinCountAndBytes(t *testing.T) {
+	small := Sample{RouterID: "r", Metric: "m"}
+	size := sampleSize(&small)
+	q := sampleQueue{limit: 100, maxBytes: 10 * size}
+	for i := range 1000 {
+		s := small
+		s.Value = float64(i)
+		q.add(s)
+		if q.n > 10 || q.bytes > q.maxBytes {
+			t.Fatalf("after %d adds: %d samples, %d bytes", i+1, q.n, q.bytes)
+		}
+	}
+	got := q.all()
+	for i, s := range got {
+		if s.Value != float64(990+i) {
+			t.Fatalf("kept %v, want the ten newest in order", got)
+		}
+	}
+	// A sample larger than the bound is kept alone, as the newest.
+	big := Sample{RouterID: "r", Metric: "m", Tags: map[string]string{"k": string(make([]byte, 20*size))}}
+	q.add(big)
+	if q.n != 1 || q.all()[0].Tags == nil {
+		t.Fatalf("%d samples after one larger than the bound", q.n)
+	}
+	// The count limit applies across ring growth and wrap-around.
+	q = sampleQueue{limit: 100, maxBytes: 1 << 30}
+	for i := range 1000 {
+		q.add(Sample{Value: float64(i)})
+	}
+	if got := q.all(); len(got) != 100 || got[0].Value != 900 || got[99].Value != 999 {
+		t.Fatalf("kept %d samples from %v to %v", len(got), got[0].Value, got[len(got)-1].Value)
 	}
 }

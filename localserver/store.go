@@ -1,11 +1,14 @@
 package localserver
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tripswitch-otel/tripswitch-go/localserver/internal/engine"
 )
@@ -47,6 +50,7 @@ type projectKey struct {
 type ingestKey struct {
 	hex string
 	raw []byte
+	id  string // fingerprint naming the secret in idempotency scopes
 }
 
 // project holds everything of one project. mu guards every field below it;
@@ -71,13 +75,13 @@ type project struct {
 	channels           map[string]*channel
 	events             []*event                         // oldest first, at most maxEventsPerProject
 	index              map[string]map[string][]*breaker // router ID → metric → breakers
-	samples            sampleRing
+	samples            sampleQueue
 	subs               map[*subscriber]struct{}
 	lastEvalMs         int64
 	configChangedAt    time.Time
 }
 
-func newProject(seq uint64, id, wsID, name string, secret string, now time.Time, sampleLimit int) *project {
+func newProject(seq uint64, id, wsID, name string, secret string, now time.Time, sampleLimit int, sampleBytes int64) *project {
 	p := &project{
 		seq:                seq,
 		ID:                 id,
@@ -91,7 +95,7 @@ func newProject(seq uint64, id, wsID, name string, secret string, now time.Time,
 		channels:           map[string]*channel{},
 		index:              map[string]map[string][]*breaker{},
 		subs:               map[*subscriber]struct{}{},
-		samples:            sampleRing{limit: sampleLimit},
+		samples:            sampleQueue{limit: sampleLimit, maxBytes: sampleBytes},
 		configChangedAt:    now,
 	}
 	p.setSecret(secret)
@@ -103,7 +107,8 @@ func (p *project) setSecret(hexSecret string) {
 	for i := range raw {
 		raw[i] = unhex(hexSecret[2*i])<<4 | unhex(hexSecret[2*i+1])
 	}
-	p.secret.Store(&ingestKey{hex: hexSecret, raw: raw})
+	sum := sha256.Sum256(raw)
+	p.secret.Store(&ingestKey{hex: hexSecret, raw: raw, id: hex.EncodeToString(sum[:8])})
 }
 
 func unhex(c byte) byte {
@@ -337,27 +342,81 @@ func cloneFloatMap(m map[string]float64) map[string]float64 {
 	return out
 }
 
-// sampleRing keeps the most recent limit samples.
-type sampleRing struct {
-	buf   []Sample
-	start int
-	limit int
+// sampleQueue keeps the most recent samples: at most limit of them, and
+// at most maxBytes by sampleSize. The oldest are forgotten first. It is a
+// ring that grows up to limit entries.
+type sampleQueue struct {
+	ring     []Sample // ring[start], … ring[(start+n-1)%len(ring)], oldest first
+	sizes    []int32  // sampleSize of each entry of ring
+	start, n int
+	bytes    int64
+	limit    int
+	maxBytes int64
 }
 
-func (r *sampleRing) add(s Sample) {
-	if len(r.buf) < r.limit {
-		r.buf = append(r.buf, s)
-		return
+// sampleOverhead estimates the memory of a sample beyond its strings: the
+// Sample itself and string headers; tagOverhead is that of one tag entry.
+const (
+	sampleOverhead = int64(unsafe.Sizeof(Sample{}))
+	tagOverhead    = 48
+)
+
+// sampleSize estimates the memory a kept sample holds. Tag maps shared by
+// the samples of one batch are counted for each of them, so the estimate
+// errs on the safe side.
+func sampleSize(s *Sample) int64 {
+	n := sampleOverhead + int64(len(s.RouterID)+len(s.Metric)+len(s.TraceID))
+	for k, v := range s.Tags {
+		n += tagOverhead + int64(len(k)+len(v))
 	}
-	r.buf[r.start] = s
-	r.start++
-	if r.start == len(r.buf) {
-		r.start = 0
+	return n
+}
+
+func (q *sampleQueue) add(s Sample) {
+	if q.n == q.limit {
+		q.pop()
+	}
+	if q.n == len(q.ring) {
+		q.grow()
+	}
+	i := (q.start + q.n) % len(q.ring)
+	size := sampleSize(&s)
+	q.ring[i], q.sizes[i] = s, int32(min(size, 1<<31-1))
+	q.n++
+	q.bytes += size
+	for q.bytes > q.maxBytes && q.n > 1 {
+		q.pop()
 	}
 }
 
-func (r *sampleRing) all() []Sample {
-	out := make([]Sample, 0, len(r.buf))
-	out = append(out, r.buf[r.start:]...)
-	return append(out, r.buf[:r.start]...)
+// pop forgets the oldest sample.
+func (q *sampleQueue) pop() {
+	q.bytes -= int64(q.sizes[q.start])
+	q.ring[q.start] = Sample{}
+	q.start = (q.start + 1) % len(q.ring)
+	q.n--
+}
+
+func (q *sampleQueue) grow() {
+	c := min(q.limit, max(64, 2*len(q.ring)))
+	ring, sizes := make([]Sample, c), make([]int32, c)
+	q.copyTo(ring)
+	k := copy(sizes, q.sizes[q.start:min(q.start+q.n, len(q.sizes))])
+	copy(sizes[k:], q.sizes[:q.n-k])
+	q.ring, q.sizes, q.start = ring, sizes, 0
+}
+
+// at returns the i-th kept sample, oldest first (0 ≤ i < q.n).
+func (q *sampleQueue) at(i int) *Sample { return &q.ring[(q.start+i)%len(q.ring)] }
+
+// copyTo copies the kept samples, oldest first, to dst.
+func (q *sampleQueue) copyTo(dst []Sample) {
+	k := copy(dst, q.ring[q.start:min(q.start+q.n, len(q.ring))])
+	copy(dst[k:], q.ring[:q.n-k])
+}
+
+func (q *sampleQueue) all() []Sample {
+	out := make([]Sample, q.n)
+	q.copyTo(out)
+	return out
 }

@@ -3,6 +3,7 @@ package localserver
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 )
@@ -18,13 +19,14 @@ const (
 
 // subscriber is one open state stream.
 type subscriber struct {
+	key    *projectKey // the key that opened the stream; nil when unknown
 	ch     chan []byte
 	kicked chan struct{}
 	once   sync.Once
 }
 
-func newSubscriber() *subscriber {
-	return &subscriber{ch: make(chan []byte, subscriberBuffer), kicked: make(chan struct{})}
+func newSubscriber(key *projectKey) *subscriber {
+	return &subscriber{key: key, ch: make(chan []byte, subscriberBuffer), kicked: make(chan struct{})}
 }
 
 func (sub *subscriber) kick() { sub.once.Do(func() { close(sub.kicked) }) }
@@ -70,12 +72,24 @@ func (p *project) closeSubscribersLocked() {
 	clear(p.subs)
 }
 
+// closeKeySubscribersLocked ends the streams opened with key k; p.mu is
+// held.
+func (p *project) closeKeySubscribersLocked(k *projectKey) {
+	for sub := range p.subs {
+		if sub.key == k {
+			sub.kick()
+			delete(p.subs, sub)
+		}
+	}
+}
+
 // subscribe registers a stream and returns the snapshot it must start with,
-// atomically with respect to state changes.
+// atomically with respect to state changes. It fails when the project was
+// deleted or the stream's key revoked since the request was authenticated.
 func (p *project) subscribe(sub *subscriber) ([][]byte, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.deleted {
+	if p.deleted || sub.key != nil && !slices.Contains(p.keys, sub.key) {
 		return nil, false
 	}
 	bs := p.sortedBreakers()
@@ -99,10 +113,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *project) erro
 	if s.isClosing() {
 		return errf(http.StatusServiceUnavailable, "unavailable", "server is shutting down")
 	}
-	sub := newSubscriber()
+	sub := newSubscriber(requestKey(r))
 	snap, ok := p.subscribe(sub)
 	if !ok {
-		return notFound("project", p.ID)
+		if p.isDeleted() {
+			return notFound("project", p.ID)
+		}
+		return errf(http.StatusUnauthorized, codeUnauthorized, "invalid API key")
 	}
 	defer p.unsubscribe(sub)
 
@@ -167,4 +184,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, p *project) erro
 			return nil
 		}
 	}
+}
+
+func (p *project) isDeleted() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.deleted
 }

@@ -16,7 +16,7 @@ func TestSlowSubscriberIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := s.project(s.Credentials().ProjectID)
-	sub := newSubscriber()
+	sub := newSubscriber(nil)
 	if _, ok := p.subscribe(sub); !ok {
 		t.Fatal("subscribe failed")
 	}

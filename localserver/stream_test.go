@@ -145,3 +145,26 @@ func TestStreamWithAccessLog(t *testing.T) {
 		}
 	}
 }
+
+func TestDeletingAKeyEndsItsStreams(t *testing.T) {
+	srv := localservertest.Start(t)
+	c := srv.Credentials()
+	r := call(t, "POST", projectURL(srv, "/keys"), c.AdminKey, map[string]string{"name": "temp"})
+	wantStatus(t, r, http.StatusCreated)
+	m := r.json(t)
+	revoked := openStream(t, c.BaseURL, c.ProjectID, m["key"].(string))
+	kept := openStream(t, c.BaseURL, c.ProjectID, c.ProjectKey)
+	waitFor(t, "both subscribers", func() bool { return srv.SubscriberCount(c.ProjectID) == 2 })
+	wantStatus(t, call(t, "DELETE", projectURL(srv, "/keys/"+m["id"].(string)), c.AdminKey, nil), http.StatusNoContent)
+	if !revoked.ended() {
+		t.Fatal("stream of a deleted key still open")
+	}
+	select {
+	case <-kept.done:
+		t.Fatal("stream of another key ended")
+	default:
+	}
+	if n := srv.SubscriberCount(c.ProjectID); n != 1 {
+		t.Fatalf("%d subscribers, want the other key's only", n)
+	}
+}

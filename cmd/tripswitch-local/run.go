@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,9 +34,22 @@ func envDefault(names ...string) string {
 	return ""
 }
 
+// projectKeyDefault reads the project key from the environment.
+// TRIPSWITCH_API_KEY counts only when it holds a project key: the same name
+// holds the admin key in shells set up for admin work.
+func projectKeyDefault() string {
+	if v := os.Getenv("TRIPSWITCH_LOCAL_PROJECT_KEY"); v != "" {
+		return v
+	}
+	if v := os.Getenv("TRIPSWITCH_API_KEY"); strings.HasPrefix(v, "eb_pk_") {
+		return v
+	}
+	return ""
+}
+
 type options struct {
-	addr, config, data, logLevel                               string
-	printEnv                                                   bool
+	addr, config, data, envFile, logLevel                      string
+	printEnv, syncWrites                                       bool
 	adminKey, workspaceID, projectID, projectKey, ingestSecret string
 }
 
@@ -52,24 +68,52 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.addr, "addr", addr, "listen address")
 	fs.StringVar(&o.config, "config", envDefault("TRIPSWITCH_LOCAL_CONFIG"), "JSON file of routers and breakers to create in the project")
 	fs.StringVar(&o.data, "data", envDefault("TRIPSWITCH_LOCAL_DATA"), "JSON file that keeps all state across restarts (default: memory only)")
+	fs.StringVar(&o.envFile, "env-file", envDefault("TRIPSWITCH_LOCAL_ENV_FILE"), "write the export lines of -print-env to this file (mode 0600, replaced atomically) once the server accepts connections; a stale file is removed at start")
 	fs.BoolVar(&o.printEnv, "print-env", false, "print only shell export lines on standard output")
-	fs.StringVar(&o.adminKey, "admin-key", envDefault("TRIPSWITCH_LOCAL_ADMIN_KEY", "TRIPSWITCH_ADMIN_KEY"), "fixed admin key (eb_admin_…)")
-	fs.StringVar(&o.workspaceID, "workspace-id", envDefault("TRIPSWITCH_LOCAL_WORKSPACE_ID"), "fixed workspace ID")
+	fs.BoolVar(&o.syncWrites, "sync-writes", false, "with -data, write every management API change before answering it (default: within 1s)")
+	// Credentials read from the environment are applied after parsing, so
+	// that -h never prints them as defaults.
+	fs.StringVar(&o.adminKey, "admin-key", "", "fixed admin key (eb_admin_…)")
+	fs.StringVar(&o.workspaceID, "workspace-id", envDefault("TRIPSWITCH_LOCAL_WORKSPACE_ID", "TRIPSWITCH_WORKSPACE_ID"), "fixed workspace ID")
 	fs.StringVar(&o.projectID, "project-id", envDefault("TRIPSWITCH_LOCAL_PROJECT_ID", "TRIPSWITCH_PROJECT_ID"), "fixed project ID")
-	fs.StringVar(&o.projectKey, "project-key", envDefault("TRIPSWITCH_LOCAL_PROJECT_KEY", "TRIPSWITCH_API_KEY"), "fixed project key (eb_pk_…)")
-	fs.StringVar(&o.ingestSecret, "ingest-secret", envDefault("TRIPSWITCH_LOCAL_INGEST_SECRET", "TRIPSWITCH_INGEST_SECRET"), "fixed ingest secret (64 hex characters)")
+	fs.StringVar(&o.projectKey, "project-key", "", "fixed project key (eb_pk_…)")
+	fs.StringVar(&o.ingestSecret, "ingest-secret", "", "fixed ingest secret (64 hex characters)")
 	fs.StringVar(&o.logLevel, "log-level", level, "log level: debug, info, warn or error")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: tripswitch-local [flags]\n\nRuns a local Tripswitch server. Flags:")
+		fmt.Fprint(fs.Output(), usageHead)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), usageTail)
 	}
+	syncDefault := envDefault("TRIPSWITCH_LOCAL_SYNC_WRITES")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if !isFlagSet(fs, "admin-key") {
+		o.adminKey = envDefault("TRIPSWITCH_LOCAL_ADMIN_KEY", "TRIPSWITCH_ADMIN_KEY")
+	}
+	if !isFlagSet(fs, "project-key") {
+		o.projectKey = projectKeyDefault()
+	}
+	if !isFlagSet(fs, "ingest-secret") {
+		o.ingestSecret = envDefault("TRIPSWITCH_LOCAL_INGEST_SECRET", "TRIPSWITCH_INGEST_SECRET")
+	}
+	if !isFlagSet(fs, "sync-writes") && syncDefault != "" {
+		v, err := strconv.ParseBool(syncDefault)
+		if err != nil {
+			return o, fmt.Errorf("TRIPSWITCH_LOCAL_SYNC_WRITES: %q is not true or false", syncDefault)
+		}
+		o.syncWrites = v
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q (all settings are flags; see -h)", fs.Arg(0))
 	}
 	return o, nil
+}
+
+func isFlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // run runs the server until ctx ends, then shuts it down.
@@ -90,6 +134,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
+	if o.envFile != "" {
+		// A file left by an earlier run must not be mistaken for this one's.
+		if err := os.Remove(o.envFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("-env-file: %w", err)
+		}
+	}
 	srv, err := localserver.New(localserver.Config{
 		AdminKey:     o.adminKey,
 		WorkspaceID:  o.workspaceID,
@@ -97,6 +147,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		ProjectKey:   o.projectKey,
 		IngestSecret: o.ingestSecret,
 		DataFile:     o.data,
+		SyncWrites:   o.syncWrites,
 		Logger:       logger,
 	})
 	if err != nil {
@@ -111,6 +162,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	creds := srv.Credentials()
+	if o.envFile != "" {
+		if err := writeEnvFile(o.envFile, creds); err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			return errors.Join(fmt.Errorf("-env-file: %w", err), srv.Shutdown(sctx))
+		}
+	}
 	if o.printEnv {
 		printEnv(stdout, creds)
 	} else {
@@ -154,12 +212,43 @@ func envLines(c localserver.Credentials) [][2]string {
 	}
 }
 
-func printEnv(w io.Writer, c localserver.Credentials) {
+func exports(c localserver.Credentials) string {
 	var b strings.Builder
 	for _, kv := range envLines(c) {
 		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
-	_, _ = io.WriteString(w, b.String())
+	return b.String()
+}
+
+func printEnv(w io.Writer, c localserver.Credentials) {
+	_, _ = io.WriteString(w, exports(c))
+}
+
+// writeEnvFile writes the export lines to path atomically: a temporary file
+// in the same directory, with mode 0600, is renamed over path, so that a
+// script that waits for path never reads a partial file.
+func writeEnvFile(path string, c localserver.Credentials) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if _, err = io.WriteString(f, exports(c)); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		_ = f.Close()
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 func printBanner(w io.Writer, c localserver.Credentials, dataFile string) {

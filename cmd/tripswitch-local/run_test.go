@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,7 +21,52 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("TRIPSWITCH_LOCAL_RUN_MAIN") == "1" {
+		// The test binary stands in for the command (see startProcess).
+		os.Args = append(os.Args[:1], strings.Fields(os.Getenv("TRIPSWITCH_LOCAL_ARGS"))...)
+		main()
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m)
+}
+
+// startProcess runs the command as a separate process and returns it with
+// the export lines it printed.
+func startProcess(t *testing.T, args ...string) (*exec.Cmd, map[string]string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "TRIPSWITCH_LOCAL_RUN_MAIN=1", "TRIPSWITCH_LOCAL_ARGS="+strings.Join(args, " "))
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	env := map[string]string{}
+	sc := bufio.NewScanner(out)
+	for len(env) < 6 && sc.Scan() {
+		k, v, _ := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
+		env[k] = v
+	}
+	if len(env) < 6 {
+		t.Fatalf("process printed %v", env)
+	}
+	return cmd, env
+}
+
+// Credentials printed by a server that is killed at once (no shutdown) are
+// the ones it restarts with.
+func TestCredentialsSurviveKillRightAfterStart(t *testing.T) {
+	clearEnv(t)
+	data := filepath.Join(t.TempDir(), "state.json")
+	args := []string{"-addr", "127.0.0.1:0", "-print-env", "-data", data}
+	cmd, env := startProcess(t, args...)
+	must(t, cmd.Process.Kill()) // SIGKILL: nothing runs after the print
+	_ = cmd.Wait()
+	_, env2 := startProcess(t, args...)
+	delete(env, "TRIPSWITCH_BASE_URL")
+	delete(env2, "TRIPSWITCH_BASE_URL")
+	if strings.Join(mapLines(env), ",") != strings.Join(mapLines(env2), ",") {
+		t.Fatalf("credentials changed after kill -9:\n%v\n%v", env, env2)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
@@ -44,7 +91,8 @@ var envNames = []string{
 	"TRIPSWITCH_LOCAL_ADDR", "TRIPSWITCH_LOCAL_CONFIG", "TRIPSWITCH_LOCAL_DATA", "TRIPSWITCH_LOCAL_LOG_LEVEL",
 	"TRIPSWITCH_LOCAL_ADMIN_KEY", "TRIPSWITCH_ADMIN_KEY", "TRIPSWITCH_LOCAL_WORKSPACE_ID",
 	"TRIPSWITCH_LOCAL_PROJECT_ID", "TRIPSWITCH_PROJECT_ID", "TRIPSWITCH_LOCAL_PROJECT_KEY", "TRIPSWITCH_API_KEY",
-	"TRIPSWITCH_LOCAL_INGEST_SECRET", "TRIPSWITCH_INGEST_SECRET",
+	"TRIPSWITCH_LOCAL_INGEST_SECRET", "TRIPSWITCH_INGEST_SECRET", "TRIPSWITCH_WORKSPACE_ID", "TRIPSWITCH_BASE_URL",
+	"TRIPSWITCH_LOCAL_ENV_FILE", "TRIPSWITCH_LOCAL_SYNC_WRITES",
 }
 
 func clearEnv(t *testing.T) {
@@ -261,9 +309,151 @@ func TestRunErrors(t *testing.T) {
 	if string(b) != "{oops" {
 		t.Fatal("corrupt data file was overwritten")
 	}
+}
+
+// -h documents every flag, every environment variable read, the -config
+// format and the limits with their defaults.
+func TestHelp(t *testing.T) {
+	clearEnv(t)
+	secret := strings.Repeat("5e", 32)
+	t.Setenv("TRIPSWITCH_ADMIN_KEY", "eb_admin_secretfromenv")
+	t.Setenv("TRIPSWITCH_API_KEY", "eb_pk_secretfromenv")
+	t.Setenv("TRIPSWITCH_INGEST_SECRET", secret)
 	var stderr bytes.Buffer
-	if err := run(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr.String(), "-print-env") {
-		t.Fatalf("-h: %v %q", err, stderr.String())
+	if err := run(context.Background(), []string{"-h"}, io.Discard, &stderr); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	out := stderr.String()
+	want := append([]string{"-print-env", "-env-file", "-sync-writes", `"routers"`, `"breakers"`, "router_ids",
+		"within 30s", "503", "Retry-After", "5 minutes", "64 MiB", "32 MiB", "100,000", "at most the last second"}, envNames...)
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("-h does not mention %q", w)
+		}
+	}
+	for _, secret := range []string{"secretfromenv", secret} {
+		if strings.Contains(out, secret) {
+			t.Error("-h prints a credential from the environment")
+		}
+	}
+}
+
+// readEnvFile waits for path and parses its export lines.
+func readEnvFile(t *testing.T, in *instance, path string) map[string]string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			m := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				kv, ok := strings.CutPrefix(line, "export ")
+				if !ok {
+					t.Fatalf("env file line %q", line)
+				}
+				k, v, _ := strings.Cut(kv, "=")
+				m[k] = v
+			}
+			return m
+		}
+		select {
+		case err := <-in.done:
+			t.Fatalf("run ended early: %v; stderr: %s", err, in.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no env file; stderr %q", in.stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Exporting what -env-file wrote and restarting without -data keeps every ID
+// and credential.
+func TestEnvFileRoundTrip(t *testing.T) {
+	clearEnv(t)
+	path := filepath.Join(t.TempDir(), "tripswitch.env")
+	in := launch(t, "-addr", "127.0.0.1:0", "-env-file", path)
+	env := readEnvFile(t, in, path)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("env file: %v, mode %v; want 0600", err, fi.Mode())
+	}
+	if code, _ := get(t, env["TRIPSWITCH_BASE_URL"]+"/v1/projects/"+env["TRIPSWITCH_PROJECT_ID"]+"/status", env["TRIPSWITCH_API_KEY"]); code != 200 {
+		t.Fatalf("status %d with the env file's credentials", code)
+	}
+	must(t, in.stop(t))
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	in2 := launch(t, "-addr", "127.0.0.1:0", "-env-file", path)
+	env2 := readEnvFile(t, in2, path)
+	delete(env, "TRIPSWITCH_BASE_URL")
+	delete(env2, "TRIPSWITCH_BASE_URL")
+	if strings.Join(mapLines(env), ",") != strings.Join(mapLines(env2), ",") {
+		t.Fatalf("restart with the exported environment changed it:\n%v\n%v", env, env2)
+	}
+}
+
+// The env file of an earlier run is replaced, never left for a script to
+// source.
+func TestEnvFileReplacesAStaleOne(t *testing.T) {
+	clearEnv(t)
+	path := filepath.Join(t.TempDir(), "tripswitch.env")
+	must(t, os.WriteFile(path, []byte("export TRIPSWITCH_PROJECT_ID=proj_stale\n"), 0o600))
+	in := launch(t, "-addr", "127.0.0.1:0", "-print-env", "-env-file", path)
+	printed := in.env(t)
+	written := readEnvFile(t, in, path)
+	if strings.Join(mapLines(printed), ",") != strings.Join(mapLines(written), ",") {
+		t.Fatalf("env file %v differs from the printed environment %v", written, printed)
+	}
+}
+
+// A shell set up for admin work holds the admin key in TRIPSWITCH_API_KEY;
+// the server starts anyway and keeps the admin key out of the project key.
+func TestAdminKeyInAPIKeyVariableIsIgnored(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TRIPSWITCH_API_KEY", "eb_admin_forworkspaces")
+	in := launch(t, "-addr", "127.0.0.1:0", "-print-env")
+	env := in.env(t)
+	if env["TRIPSWITCH_API_KEY"] == "eb_admin_forworkspaces" || !strings.HasPrefix(env["TRIPSWITCH_API_KEY"], "eb_pk_") {
+		t.Fatalf("project key %q", env["TRIPSWITCH_API_KEY"])
+	}
+	// A project key there is still honoured.
+	must(t, in.stop(t))
+	t.Setenv("TRIPSWITCH_API_KEY", "eb_pk_fromshell")
+	in2 := launch(t, "-addr", "127.0.0.1:0", "-print-env")
+	if got := in2.env(t)["TRIPSWITCH_API_KEY"]; got != "eb_pk_fromshell" {
+		t.Fatalf("project key %q, want eb_pk_fromshell", got)
+	}
+}
+
+func TestSyncWritesFromEnvironment(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("TRIPSWITCH_LOCAL_SYNC_WRITES", "maybe")
+	if err := run(context.Background(), []string{"-addr", "127.0.0.1:0"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "TRIPSWITCH_LOCAL_SYNC_WRITES") {
+		t.Fatalf("err %v", err)
+	}
+	t.Setenv("TRIPSWITCH_LOCAL_SYNC_WRITES", "true")
+	data := filepath.Join(t.TempDir(), "state.json")
+	in := launch(t, "-addr", "127.0.0.1:0", "-print-env", "-data", data)
+	env := in.env(t)
+	req, _ := http.NewRequest("POST", env["TRIPSWITCH_BASE_URL"]+"/v1/workspaces", strings.NewReader(`{"name":"synced"}`))
+	req.Header.Set("Authorization", "Bearer "+env["TRIPSWITCH_ADMIN_KEY"])
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	if b, _ := os.ReadFile(data); !strings.Contains(string(b), "synced") {
+		t.Fatal("acknowledged change not yet in the data file")
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -6,5 +6,6 @@
 //
 // The server listens on a random loopback port and is shut down when the
 // test ends. Options adjust its [localserver.Config]; [Clock] is a manual
-// clock for tests that control time.
+// clock for tests that control time. Test servers accept samples stamped
+// with any date ([AnyTimestamp]) unless an option sets SampleWindow.
 package localservertest

@@ -11,14 +11,25 @@ import (
 // shutdownTimeout bounds the Shutdown registered with t.Cleanup.
 const shutdownTimeout = 10 * time.Second
 
+// AnyTimestamp is the SampleWindow of a test server whose options leave it
+// zero: about a century, so that tests may stamp samples with fixed dates.
+// Samples stamped ahead of the server's clock are still evaluated as
+// arriving now. Set Config.SampleWindow to test the refusal of samples
+// outside a window.
+const AnyTimestamp = 100 * 365 * 24 * time.Hour
+
 // Start starts a server on 127.0.0.1:0 with the configuration adjusted by
 // opts, and registers its Shutdown with t.Cleanup. A failure to start fails
-// the test at once.
+// the test at once. Unlike a zero [localserver.Config], the SampleWindow
+// defaults to [AnyTimestamp]; every other default is the server's.
 func Start(t testing.TB, opts ...func(*localserver.Config)) *localserver.Server {
 	t.Helper()
 	var cfg localserver.Config
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.SampleWindow == 0 {
+		cfg.SampleWindow = AnyTimestamp
 	}
 	srv, err := localserver.New(cfg)
 	if err != nil {
