@@ -30,8 +30,7 @@ const (
 // answers with a fallback (the order is accepted and charged later) instead
 // of an error.
 type checkout struct {
-	pay         *tripswitch.Call[string] // gated on the payments breakers, samples to the payments router
-	http        *http.Client             // instrumented with otelhttp
+	http        *http.Client // gated on the payments breakers (tripswitchhttp), instrumented with otelhttp
 	paymentsURL string
 }
 
@@ -40,7 +39,7 @@ func (c *checkout) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	span := trace.SpanFromContext(ctx)
 	w.Header().Set("Content-Type", "application/json")
 
-	_, err := c.pay.Execute(ctx, func() (string, error) { return c.charge(ctx) })
+	_, err := c.charge(ctx)
 	var rejected *tripswitch.BreakerError
 	switch {
 	case err == nil:

@@ -6,8 +6,9 @@
 // It starts the project's local Tripswitch server on a loopback port,
 // creates a "payments" router with a p95-latency breaker and an error-rate
 // breaker through the management API, and runs a small "checkout" HTTP
-// service that calls a simulated "payments" dependency through
-// tripswitch.Execute. A load generator drives checkout at a steady rate
+// service that calls a simulated "payments" dependency through a
+// tripswitchhttp transport, which gates each call on the breakers and
+// reports its outcome. A load generator drives checkout at a steady rate
 // through four phases: healthy, latency spike, outage and recovery. While
 // a breaker is open, checkout answers with a fallback instead of calling
 // payments.

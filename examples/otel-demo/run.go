@@ -18,6 +18,7 @@ import (
 	"github.com/tripswitch-otel/tripswitch-go/exporter"
 	"github.com/tripswitch-otel/tripswitch-go/otelbridge"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
+	"github.com/tripswitch-otel/tripswitch-go/tripswitchhttp"
 )
 
 // Sample metrics of the payments router, one per source.
@@ -140,15 +141,6 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 	}
 	tel.checkout.RegisterSpanProcessor(spans)
 
-	payCall, err := tripswitch.Prepare[string](client,
-		tripswitch.WithBreakers(breakerNames...),
-		tripswitch.WithRouter(routerID),
-		tripswitch.WithMetric(latencyMetric, tripswitch.Latency),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("prepare payments call: %w", err)
-	}
-
 	// The services.
 	var startNs atomic.Int64
 	phaseNow := func() phase { return sched.at(time.Duration(time.Now().UnixNano() - startNs.Load())) }
@@ -164,15 +156,23 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 	))
 	paymentsTransport := newTransport()
 	st.transports = append(st.transports, paymentsTransport)
-	ck := &checkout{
-		pay: payCall,
-		http: &http.Client{Transport: otelhttp.NewTransport(paymentsTransport,
-			otelhttp.WithTracerProvider(tel.checkout),
-			otelhttp.WithMeterProvider(tel.meters),
-			otelhttp.WithPropagators(tel.propagator),
-		)},
-		paymentsURL: paymentsURL,
+	// Calls to payments are gated on the payments breakers and reported to
+	// the payments router by the tripswitchhttp transport, outside otelhttp's
+	// so that a rejected call never leaves the process and makes no client
+	// span.
+	gated, err := tripswitchhttp.NewTransport(otelhttp.NewTransport(paymentsTransport,
+		otelhttp.WithTracerProvider(tel.checkout),
+		otelhttp.WithMeterProvider(tel.meters),
+		otelhttp.WithPropagators(tel.propagator),
+	), client,
+		tripswitchhttp.WithBreakers(breakerNames...),
+		tripswitchhttp.WithRouter(routerID),
+		tripswitchhttp.WithLatencyMetric(latencyMetric),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("payments transport: %w", err)
 	}
+	ck := &checkout{http: &http.Client{Transport: gated}, paymentsURL: paymentsURL}
 	checkoutURL := st.serve(checkoutLn, "/checkout", otelhttp.NewHandler(ck, "checkout",
 		otelhttp.WithTracerProvider(tel.checkout),
 		otelhttp.WithMeterProvider(tel.meters),

@@ -213,7 +213,7 @@ func writeSummary(w io.Writer, p painter, s *summary) {
 	line("  %-16s produced %d = delivered %d + dropped %d + buffered %d", "samples",
 		s.Samples.Produced, s.Samples.Delivered, s.Samples.Dropped, s.Samples.Buffered)
 	if s.AtServer != nil {
-		line("  %-16s %s %d (Execute), %s %d (span processor), %s %d (metric exporter); %d carry a trace ID", "at the server",
+		line("  %-16s %s %d (transport), %s %d (span processor), %s %d (metric exporter); %d carry a trace ID", "at the server",
 			latencyMetric, s.AtServer[latencyMetric], spanMetric, s.AtServer[spanMetric], exporterMetric, s.AtServer[exporterMetric], s.Traced)
 	}
 	if o := s.OTLP; o != nil && o.Last != nil {
@@ -252,7 +252,7 @@ func writeHeader(w io.Writer, p painter, h headerInfo) {
 	if l := h.backend.Local; l != nil { // in-process and loopback only: the key lives as long as the demo
 		line("  %-9s %s/ (admin key %s)", "console", l.Credentials().BaseURL, l.Credentials().AdminKey)
 	}
-	line("  %-9s %s (%s) fed by Execute (%q), spans (%q) and the metric exporter (%q)", "router", routerName, h.routerID, latencyMetric, spanMetric, exporterMetric)
+	line("  %-9s %s (%s) fed by the tripswitchhttp transport (%q), spans (%q) and the metric exporter (%q)", "router", routerName, h.routerID, latencyMetric, spanMetric, exporterMetric)
 	for _, s := range h.specs {
 		if h.provisioned {
 			line("  %-9s %s: %s", "breaker", s.Name, describeBreaker(s))
