@@ -3,7 +3,6 @@ package tripswitch
 import (
 	"encoding/json"
 	"fmt"
-	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +86,9 @@ var closedUnknown = &cellState{state: StateClosed, allowRate: 1}
 type breakerCell struct {
 	name string
 	cur  atomic.Pointer[cellState]
+	// Guarded by stateCache.mu.
+	pinned   bool // held by a prepared call: never leaves the cache
+	fromFeed bool // created by the stream and counted against the limit
 	// Rejection errors are built once per breaker so that rejecting a call
 	// allocates nothing.
 	errOpen, errThrottled, errUnavailable *BreakerError
@@ -103,63 +105,111 @@ func newCell(name string) *breakerCell {
 	return c
 }
 
-// stateCache maps breaker names to cells. Reads are lock-free through an
-// immutable map snapshot; writers copy the map when they add a cell.
+// MaxBreakers is the most breakers the state stream may add to a client's
+// state cache. Events for further breakers are ignored (those breakers
+// count as closed) and the overflow is logged. Breakers deleted on the
+// server leave the cache at the next metadata sync and free their place.
+const MaxBreakers = 100_000
+
+// stateCache maps breaker names to cells. Reads are lock-free (sync.Map);
+// writers (the stream, Prepare, metadata sync) serialize on mu, and every
+// change is O(1) whatever the number of breakers.
 type stateCache struct {
-	mu    sync.Mutex
-	cells atomic.Pointer[map[string]*breakerCell]
+	cells sync.Map // string → *breakerCell
+
+	mu       sync.Mutex
+	fromFeed int // cells the stream created and that are still cached
+	limit    int
+	nKnown   atomic.Int64 // cells holding a state received from the stream
 }
 
-func newStateCache() *stateCache {
-	s := &stateCache{}
-	m := map[string]*breakerCell{}
-	s.cells.Store(&m)
-	return s
+func newStateCache(limit int) *stateCache {
+	return &stateCache{limit: limit}
 }
 
 // lookup returns the cell for name, or nil when none exists.
 func (s *stateCache) lookup(name string) *breakerCell {
-	return (*s.cells.Load())[name]
+	v, ok := s.cells.Load(name)
+	if !ok {
+		return nil
+	}
+	return v.(*breakerCell)
 }
 
-// cell returns the cell for name, creating it when needed.
+// cell returns the cell for name, creating (and pinning) it when needed.
 func (s *stateCache) cell(name string) *breakerCell {
 	if c := s.lookup(name); c != nil {
 		return c
 	}
+	return s.pin(name)
+}
+
+// pin returns the cell for name, creating it when needed, and keeps it in
+// the cache for good: a prepared call holds on to it.
+func (s *stateCache) pin(name string) *breakerCell {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := *s.cells.Load()
-	if c := old[name]; c != nil {
-		return c
+	c := s.lookup(name)
+	if c == nil {
+		c = newCell(name)
+		s.cells.Store(name, c)
+	} else if c.fromFeed && !c.pinned {
+		c.fromFeed = false // pinned cells do not count against the limit
+		s.fromFeed--
 	}
-	c := newCell(name)
-	m := make(map[string]*breakerCell, len(old)+1)
-	maps.Copy(m, old)
-	m[name] = c
-	s.cells.Store(&m)
+	c.pinned = true
 	return c
 }
 
 // apply records a state event. It reports the previous state and whether
-// the breaker was known before, so the caller can decide on a callback.
-func (s *stateCache) apply(name string, st State, allowRate float64, now time.Time) (prev State, wasKnown bool) {
-	c := s.cell(name)
+// the breaker was known before, so the caller can decide on a callback;
+// added is false when the event named a new breaker beyond the limit and
+// was ignored.
+func (s *stateCache) apply(name string, st State, allowRate float64, now time.Time) (prev State, wasKnown, added bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.lookup(name)
+	if c == nil {
+		if s.fromFeed >= s.limit {
+			return StateClosed, false, false
+		}
+		c = newCell(name)
+		c.fromFeed = true
+		s.fromFeed++
+		s.cells.Store(name, c)
+	}
 	old := c.cur.Swap(&cellState{state: st, allowRate: allowRate, updatedAt: now, known: true})
-	return old.state, old.known
+	if !old.known {
+		s.nKnown.Add(1)
+	}
+	return old.state, old.known, true
 }
 
 // forget marks breakers not in keep, and not updated after since, as
-// unknown (closed).
+// unknown (closed), and drops their cells unless a prepared call holds
+// them.
 func (s *stateCache) forget(keep map[string]bool, since time.Time) {
-	for name, c := range *s.cells.Load() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cells.Range(func(k, v any) bool {
+		name, c := k.(string), v.(*breakerCell)
 		if keep[name] {
-			continue
+			return true
 		}
-		if cs := c.cur.Load(); cs.known && cs.updatedAt.Before(since) {
-			c.cur.CompareAndSwap(cs, closedUnknown)
+		cs := c.cur.Load()
+		if !cs.known || !cs.updatedAt.Before(since) {
+			return true
 		}
-	}
+		c.cur.Store(closedUnknown)
+		s.nKnown.Add(-1)
+		if !c.pinned {
+			s.cells.Delete(name)
+			if c.fromFeed {
+				s.fromFeed--
+			}
+		}
+		return true
+	})
 }
 
 func (s *stateCache) status(name string) (BreakerStatus, bool) {
@@ -176,23 +226,17 @@ func (s *stateCache) status(name string) (BreakerStatus, bool) {
 
 func (s *stateCache) all() map[string]BreakerStatus {
 	out := make(map[string]BreakerStatus)
-	for name, c := range *s.cells.Load() {
-		if cs := c.cur.Load(); cs.known {
+	s.cells.Range(func(k, v any) bool {
+		if cs := v.(*breakerCell).cur.Load(); cs.known {
+			name := k.(string)
 			out[name] = BreakerStatus{Name: name, State: cs.state, AllowRate: cs.allowRate, UpdatedAt: cs.updatedAt}
 		}
-	}
+		return true
+	})
 	return out
 }
 
-func (s *stateCache) known() int {
-	n := 0
-	for _, c := range *s.cells.Load() {
-		if c.cur.Load().known {
-			n++
-		}
-	}
-	return n
-}
+func (s *stateCache) known() int { return int(s.nKnown.Load()) }
 
 // stateEvent is the JSON payload of one state stream event.
 type stateEvent struct {
