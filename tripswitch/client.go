@@ -124,6 +124,9 @@ func NewClient(ctx context.Context, projectID string, opts ...Option) (*Client, 
 		select {
 		case <-c.stream.synced:
 			return c, nil
+		case <-c.stream.refused:
+			c.abort()
+			return nil, fmt.Errorf("tripswitch: project %s: state stream: %w", projectID, c.stream.refusal)
 		default:
 		}
 		return c, c.notSynced(context.Cause(wait))
