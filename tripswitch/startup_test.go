@@ -78,6 +78,8 @@ func TestNewClientRefusalsReturnAtOnce(t *testing.T) {
 			[]string{"403", "another project"}, false},
 		{"404", "proj_x", []tripswitch.Option{tripswitch.WithBaseURL(statusServer(t, 404)), tripswitch.WithProjectKey(testKey)},
 			[]string{"404", "no such project proj_x"}, false},
+		{"https to a plain http server", "proj_x", []tripswitch.Option{tripswitch.WithBaseURL(strings.Replace(statusServer(t, 200), "http:", "https:", 1)), tripswitch.WithProjectKey(testKey)},
+			[]string{"HTTP response to HTTPS client"}, false},
 		{"untrusted TLS certificate", "proj_x", []tripswitch.Option{tripswitch.WithBaseURL(tlsSrv.URL), tripswitch.WithProjectKey(testKey)},
 			[]string{"certificate"}, false},
 	}

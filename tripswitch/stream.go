@@ -118,7 +118,7 @@ func permanent(err error) bool {
 		record    tls.RecordHeaderError
 		redirect  *redirectError
 	)
-	return errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &host) ||
+	return errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &host) ||
 		errors.As(err, &invalid) || errors.As(err, &record) || errors.As(err, &redirect)
 }
 
@@ -304,7 +304,10 @@ func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
 	c.stream.conn.Store(conn)
 	defer func() { good = conn.fastSynced.Load() }() // set by events or by metadata
 	defer c.endConn(conn)
-	if list := c.meta.breakers.Load(); list == nil || len(*list) == 0 {
+	// A project without breakers sends no event. The metadata poller
+	// syncs such a connection after its next answer; ask at once when it
+	// is off, or when its last answer listed no breaker.
+	if list := c.meta.breakers.Load(); (list == nil && c.cfg.metadataInterval <= 0) || (list != nil && len(*list) == 0) {
 		c.wg.Add(1)
 		go func() { defer c.wg.Done(); c.checkNoBreakers(ctx, conn) }()
 	}
