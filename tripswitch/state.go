@@ -3,6 +3,7 @@ package tripswitch
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,29 +112,103 @@ func newCell(name string) *breakerCell {
 // server leave the cache at the next metadata sync and free their place.
 const MaxBreakers = 100_000
 
-// stateCache maps breaker names to cells. Reads are lock-free (sync.Map);
-// writers (the stream, Prepare, metadata sync) serialize on mu, and every
-// change is O(1) whatever the number of breakers.
+// stateCache maps breaker names to cells. Lookups read an immutable map
+// without a lock, as a plain map lookup. Writers (the stream, Prepare,
+// metadata sync) serialize on mu and keep the full map in cells; a new
+// cell goes to the sync.Map recent at once, which lookups consult only
+// after missing the published map, and the full map is republished when
+// the recent cells stop arriving or reach a quarter of the published
+// ones. Each cell is thus copied a bounded number of times: applying an
+// event is O(1) amortized whatever the number of breakers.
 type stateCache struct {
-	cells sync.Map // string → *breakerCell
+	read    atomic.Pointer[map[string]*breakerCell] // published; never modified
+	recent  atomic.Pointer[sync.Map]                // cells not published yet
+	pending atomic.Int64                            // cells in recent
 
-	mu       sync.Mutex
-	fromFeed int // cells the stream created and that are still cached
-	limit    int
-	nKnown   atomic.Int64 // cells holding a state received from the stream
+	mu        sync.Mutex
+	cells     map[string]*breakerCell // every cell
+	fromFeed  int                     // cells the stream created and that are still cached
+	limit     int
+	scheduled bool         // a publication is scheduled
+	seen      int64        // pending at the last scheduled check
+	nKnown    atomic.Int64 // cells holding a state received from the stream
 }
 
+// publishDelay is how often pending cells are checked for publication.
+const publishDelay = 10 * time.Millisecond
+
 func newStateCache(limit int) *stateCache {
-	return &stateCache{limit: limit}
+	s := &stateCache{limit: limit, cells: map[string]*breakerCell{}}
+	s.read.Store(&map[string]*breakerCell{})
+	s.recent.Store(new(sync.Map))
+	return s
 }
 
 // lookup returns the cell for name, or nil when none exists.
 func (s *stateCache) lookup(name string) *breakerCell {
-	v, ok := s.cells.Load(name)
-	if !ok {
-		return nil
+	r := s.read.Load()
+	if c := (*r)[name]; c != nil {
+		return c
 	}
-	return v.(*breakerCell)
+	return s.lookupSlow(name, r)
+}
+
+// lookupSlow looks in the cells not yet published. A publication between
+// the two reads moves the cell from recent to the new read map; the
+// publisher stores the new map first, so looking there again finds it.
+func (s *stateCache) lookupSlow(name string, r *map[string]*breakerCell) *breakerCell {
+	if s.pending.Load() > 0 {
+		if v, ok := s.recent.Load().Load(name); ok {
+			return v.(*breakerCell)
+		}
+	}
+	if r2 := s.read.Load(); r2 != r {
+		return (*r2)[name]
+	}
+	return nil
+}
+
+// add stores a new cell; s.mu is held.
+func (s *stateCache) add(name string, c *breakerCell) {
+	s.cells[name] = c
+	s.recent.Load().Store(name, c)
+	n := s.pending.Add(1)
+	switch {
+	case n*4 >= int64(len(*s.read.Load()))+64:
+		s.publish()
+	case !s.scheduled:
+		s.scheduled = true
+		s.seen = n
+		time.AfterFunc(publishDelay, s.publishWhenQuiet)
+	}
+}
+
+// publishWhenQuiet publishes the pending cells once no new ones arrived
+// for publishDelay.
+func (s *stateCache) publishWhenQuiet() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.pending.Load()
+	if n == 0 {
+		s.scheduled = false
+		return
+	}
+	if n != s.seen { // still growing: look again later
+		s.seen = n
+		time.AfterFunc(publishDelay, s.publishWhenQuiet)
+		return
+	}
+	s.scheduled = false
+	s.publish()
+}
+
+// publish makes every cell visible through the read map; s.mu is held.
+// The order matters to lookupSlow: the new map first, then the reset.
+func (s *stateCache) publish() {
+	m := maps.Clone(s.cells)
+	s.read.Store(&m)
+	s.recent.Store(new(sync.Map))
+	s.pending.Store(0)
 }
 
 // cell returns the cell for name, creating (and pinning) it when needed.
@@ -149,10 +224,10 @@ func (s *stateCache) cell(name string) *breakerCell {
 func (s *stateCache) pin(name string) *breakerCell {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.lookup(name)
+	c := s.cells[name]
 	if c == nil {
 		c = newCell(name)
-		s.cells.Store(name, c)
+		s.add(name, c)
 	} else if c.fromFeed && !c.pinned {
 		c.fromFeed = false // pinned cells do not count against the limit
 		s.fromFeed--
@@ -168,7 +243,7 @@ func (s *stateCache) pin(name string) *breakerCell {
 func (s *stateCache) apply(name string, st State, allowRate float64, now time.Time) (prev State, wasKnown, added bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c := s.lookup(name)
+	c := s.cells[name]
 	if c == nil {
 		if s.fromFeed >= s.limit {
 			return StateClosed, false, false
@@ -176,7 +251,7 @@ func (s *stateCache) apply(name string, st State, allowRate float64, now time.Ti
 		c = newCell(name)
 		c.fromFeed = true
 		s.fromFeed++
-		s.cells.Store(name, c)
+		s.add(name, c)
 	}
 	old := c.cur.Swap(&cellState{state: st, allowRate: allowRate, updatedAt: now, known: true})
 	if !old.known {
@@ -191,25 +266,37 @@ func (s *stateCache) apply(name string, st State, allowRate float64, now time.Ti
 func (s *stateCache) forget(keep map[string]bool, since time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cells.Range(func(k, v any) bool {
-		name, c := k.(string), v.(*breakerCell)
+	dropped := false
+	for name, c := range s.cells {
 		if keep[name] {
-			return true
+			continue
 		}
 		cs := c.cur.Load()
 		if !cs.known || !cs.updatedAt.Before(since) {
-			return true
+			continue
 		}
 		c.cur.Store(closedUnknown)
 		s.nKnown.Add(-1)
 		if !c.pinned {
-			s.cells.Delete(name)
+			delete(s.cells, name)
+			dropped = true
 			if c.fromFeed {
 				s.fromFeed--
 			}
 		}
-		return true
-	})
+	}
+	if dropped {
+		s.publish()
+	}
+}
+
+// each calls fn for every cell; s.mu must not be held.
+func (s *stateCache) each(fn func(name string, c *breakerCell)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, c := range s.cells {
+		fn(name, c)
+	}
 }
 
 func (s *stateCache) status(name string) (BreakerStatus, bool) {
@@ -226,12 +313,10 @@ func (s *stateCache) status(name string) (BreakerStatus, bool) {
 
 func (s *stateCache) all() map[string]BreakerStatus {
 	out := make(map[string]BreakerStatus)
-	s.cells.Range(func(k, v any) bool {
-		if cs := v.(*breakerCell).cur.Load(); cs.known {
-			name := k.(string)
+	s.each(func(name string, c *breakerCell) {
+		if cs := c.cur.Load(); cs.known {
 			out[name] = BreakerStatus{Name: name, State: cs.state, AllowRate: cs.allowRate, UpdatedAt: cs.updatedAt}
 		}
-		return true
 	})
 	return out
 }
