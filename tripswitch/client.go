@@ -49,6 +49,7 @@ type Client struct {
 
 	clock  clockRef
 	states *stateCache
+	names  nameLog
 	meta   metadataCache
 	pipe   *pipeline
 	stream streamStats
@@ -63,6 +64,7 @@ type Client struct {
 	flushReq     chan chan error
 	callbacks    *dispatcher
 	cancel       context.CancelFunc // stops stream and metadata sync
+	stopped      <-chan struct{}    // closed by cancel
 	flushCancel  context.CancelFunc // aborts in-flight deliveries
 	wg           sync.WaitGroup
 	flusherDone  chan struct{}
@@ -73,10 +75,22 @@ type Client struct {
 }
 
 // NewClient starts a client for projectID: state sync (with a project key),
-// sample delivery and metadata sync. With a project key it returns once the
-// first state event arrived; it returns an error when ctx ends first, when
-// the server refuses the key, or when an option is invalid. A project
-// without breakers sends no state event: give such a NewClient a deadline.
+// sample delivery and metadata sync.
+//
+// With a project key it waits for the project's breaker states. It returns
+// at once with a nil client and an error for a configuration the server
+// can never accept: an invalid option (ErrInvalidOption), an admin key
+// given as the project key, a base URL ending in /v1, a key or project the
+// server refuses (401, 403, 404), or a TLS certificate that does not
+// verify. While the server cannot be reached (connection refused, DNS, 5xx,
+// timeouts) it keeps trying until ctx ends or the startup timeout passes
+// (WithStartupTimeout: by default 10 s when ctx has no deadline); it then
+// returns a working client together with an error matching ErrNotSynced.
+// That client gates calls by the fail-open rule (WithFailOpen) until the
+// first sync, keeps connecting in the background, and must be closed;
+// WaitSynced waits for the first sync later. A project without breakers
+// counts as synced once the stream is connected and its metadata lists no
+// breaker.
 func NewClient(ctx context.Context, projectID string, opts ...Option) (*Client, error) {
 	cfg := defaultConfig()
 	for _, o := range opts {
@@ -90,21 +104,107 @@ func NewClient(ctx context.Context, projectID string, opts ...Option) (*Client, 
 	}
 	c.start()
 	if cfg.projectKey == "" {
+		c.logger.Warn("tripswitch: no project key (WithProjectKey): breaker states are not synced and every gated call runs",
+			"project", projectID)
 		return c, nil
+	}
+	wait := ctx
+	if timeout, set := cfg.startupTimeout, cfg.startupTimeoutSet; set || !hasDeadline(ctx) {
+		var cancel context.CancelFunc
+		wait, cancel = context.WithTimeoutCause(ctx, timeout, errStartupTimeout)
+		defer cancel()
 	}
 	select {
 	case <-c.stream.synced:
 		return c, nil
-	case err := <-c.stream.fatal:
+	case <-c.stream.refused:
 		c.abort()
-		return nil, fmt.Errorf("tripswitch: state stream: %w", err)
-	case <-ctx.Done():
-		last := c.stream.lastError()
-		c.abort()
-		if last != nil {
-			return nil, fmt.Errorf("tripswitch: no breaker state received before %w (last stream error: %v)", ctx.Err(), last)
+		return nil, fmt.Errorf("tripswitch: project %s: state stream: %w", projectID, c.stream.refusal)
+	case <-wait.Done():
+		select {
+		case <-c.stream.synced:
+			return c, nil
+		case <-c.stream.refused:
+			c.abort()
+			return nil, fmt.Errorf("tripswitch: project %s: state stream: %w", projectID, c.stream.refusal)
+		default:
 		}
-		return nil, fmt.Errorf("tripswitch: no breaker state received before %w", ctx.Err())
+		return c, c.notSynced(context.Cause(wait))
+	}
+}
+
+func hasDeadline(ctx context.Context) bool {
+	_, ok := ctx.Deadline()
+	return ok
+}
+
+var errStartupTimeout = errors.New("startup timeout")
+
+// notSyncedError is NewClient's (and WaitSynced's) error when the wait for
+// the first state sync ended first. It matches ErrNotSynced and the cause
+// (context.DeadlineExceeded or context.Canceled for ctx).
+type notSyncedError struct {
+	project string
+	cause   error
+	timeout time.Duration
+	last    error
+}
+
+func (e *notSyncedError) Error() string {
+	var b strings.Builder
+	b.WriteString("tripswitch: project ")
+	b.WriteString(e.project)
+	b.WriteString(": no breaker state received ")
+	if e.cause == errStartupTimeout {
+		fmt.Fprintf(&b, "within the startup timeout (%v)", e.timeout)
+	} else {
+		fmt.Fprintf(&b, "before %v", e.cause)
+	}
+	b.WriteString("; the client keeps connecting in the background")
+	if e.last != nil {
+		b.WriteString(" (last stream error: ")
+		b.WriteString(e.last.Error())
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+func (e *notSyncedError) Unwrap() []error {
+	if e.cause == errStartupTimeout {
+		return []error{ErrNotSynced, context.DeadlineExceeded}
+	}
+	return []error{ErrNotSynced, e.cause}
+}
+
+func (c *Client) notSynced(cause error) error {
+	return &notSyncedError{project: c.projectID, cause: cause, timeout: c.cfg.startupTimeout, last: c.stream.lastError()}
+}
+
+// WaitSynced waits until the client has received the project's breaker
+// states for the first time, for a client that NewClient returned with
+// ErrNotSynced. It returns nil once synced (at once if it already was),
+// the server's refusal when it refused the stream (a 401, 403 or 404, or a
+// TLS certificate error), ErrClosed after Close, or an error matching
+// ErrNotSynced and ctx's error when ctx ends first. Without a project key
+// there is nothing to sync, and WaitSynced returns nil.
+func (c *Client) WaitSynced(ctx context.Context) error {
+	if c.cfg.projectKey == "" {
+		return nil
+	}
+	select {
+	case <-c.stream.synced:
+		return nil
+	default:
+	}
+	select {
+	case <-c.stream.synced:
+		return nil
+	case <-c.stream.refused:
+		return fmt.Errorf("tripswitch: project %s: state stream: %w", c.projectID, c.stream.refusal)
+	case <-c.stopped:
+		return ErrClosed
+	case <-ctx.Done():
+		return c.notSynced(ctx.Err())
 	}
 }
 
@@ -121,6 +221,19 @@ func build(projectID string, cfg config) (*Client, error) {
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, optionError("WithBaseURL", "base URL must not carry credentials, a query or a fragment")
+	}
+	if p := strings.TrimRight(u.Path, "/"); strings.HasSuffix(p, "/v1") {
+		fixed := *u
+		fixed.Path = strings.TrimSuffix(p, "/v1")
+		return nil, optionError("WithBaseURL", "project %s: base URL %q ends in /v1, and the client adds /v1 itself: requests would go to %s/v1/projects/%s and find no such project; use %q",
+			projectID, cfg.baseURL, strings.TrimRight(cfg.baseURL, "/"), projectID, fixed.String())
+	}
+	if strings.HasPrefix(cfg.projectKey, "eb_admin_") {
+		return nil, optionError("WithProjectKey", "project %s: the key given is an admin key (eb_admin_…), which the server refuses on the state stream; use a project key (eb_pk_…) of project %s",
+			projectID, projectID)
+	}
+	if cfg.startupTimeout < 0 {
+		return nil, optionError("WithStartupTimeout", "must not be negative, got %v", cfg.startupTimeout)
 	}
 	if u.Scheme == "http" && cfg.projectKey != "" && !cfg.insecureHTTP && !isLoopback(u.Hostname()) {
 		return nil, optionError("WithBaseURL", "refusing to send the project key over plain http to %s (use https, a loopback address, or WithInsecureHTTP)", u.Host)
@@ -155,7 +268,11 @@ func build(projectID string, cfg config) (*Client, error) {
 	ownHTTP := hc == nil
 	if ownHTTP {
 		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	} else {
+		cp := *hc // the caller's client keeps its own redirect policy
+		hc = &cp
 	}
+	hc.CheckRedirect = sameOrigin(u, hc.CheckRedirect)
 	logger := cfg.logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -172,7 +289,7 @@ func build(projectID string, cfg config) (*Client, error) {
 		globalTags:   wire.NewTags(cfg.globalTags),
 		traceIDFn:    cfg.traceID,
 		randFloat:    cfg.randFloat,
-		states:       newStateCache(),
+		states:       newStateCache(cfg.maxBreakers),
 		pipe:         newPipeline(cfg.bufferCapacity, cfg.batchSize),
 		flushReq:     make(chan chan error),
 		flusherDone:  make(chan struct{}),
@@ -194,6 +311,49 @@ func build(projectID string, cfg config) (*Client, error) {
 	return c, nil
 }
 
+// redirectError is a redirect the client refused.
+type redirectError struct {
+	from, to string // origins
+}
+
+func (e *redirectError) Error() string {
+	return "refusing a redirect from " + e.from + " to " + e.to + ": it leaves the configured base URL's origin"
+}
+
+// sameOrigin refuses redirects that leave base's scheme, host and port,
+// which would carry the project key elsewhere (or in clear text), then
+// defers to the caller's policy (next), or to the usual limit of 10.
+func sameOrigin(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	want := origin(base)
+	return func(req *http.Request, via []*http.Request) error {
+		if got := origin(req.URL); got != want {
+			return &redirectError{from: want, to: got}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+// origin returns scheme://host:port, lower-cased, with the default port.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "https":
+			port = "443"
+		case "http":
+			port = "80"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
@@ -205,6 +365,7 @@ func isLoopback(host string) bool {
 func (c *Client) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
+	c.stopped = ctx.Done()
 	fctx, fcancel := context.WithCancel(context.Background())
 	c.flushCancel = fcancel
 	c.callbacks = newDispatcher(c)

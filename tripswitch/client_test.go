@@ -114,12 +114,17 @@ func TestNewClientFailsFastOnRefusedKey(t *testing.T) {
 func TestNewClientHonoursContext(t *testing.T) {
 	f := newFakeServer(t)
 	f.silent = true
+	f.metaBody["breakers"] = `{"breakers":[{"id":"brk_1","name":"checkout"}]}` // so silence is not an empty project
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err := tripswitch.NewClient(ctx, "proj_test", tripswitch.WithBaseURL(f.url()), tripswitch.WithProjectKey(testKey))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want DeadlineExceeded", err)
+	c, err := tripswitch.NewClient(ctx, "proj_test", tripswitch.WithBaseURL(f.url()), tripswitch.WithProjectKey(testKey))
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, tripswitch.ErrNotSynced) {
+		t.Fatalf("err = %v, want ErrNotSynced and DeadlineExceeded", err)
 	}
+	if c == nil {
+		t.Fatal("no client returned with ErrNotSynced")
+	}
+	closeClient(t, c)
 }
 
 func TestStateSyncAndCallbacksInOrder(t *testing.T) {

@@ -12,7 +12,11 @@
 //		tripswitch.WithProjectKey(os.Getenv("TRIPSWITCH_API_KEY")),
 //		tripswitch.WithIngestSecret(os.Getenv("TRIPSWITCH_INGEST_SECRET")),
 //	)
-//	...
+//	if errors.Is(err, tripswitch.ErrNotSynced) {
+//		log.Print(err) // unreachable for now: calls run (fail-open) meanwhile
+//	} else if err != nil {
+//		log.Fatal(err) // a key, project or URL the server refuses
+//	}
 //	defer client.Close(context.Background())
 //
 //	quote, err := tripswitch.Execute(client, ctx, fetchQuote,
@@ -34,6 +38,21 @@
 // WithFailOpen(false) they are rejected with ReasonUnavailable until the
 // stream has delivered state, and again once it has been down longer than
 // the grace period.
+//
+// # Start-up
+//
+// NewClient never hangs. Refusals that retrying cannot fix (a wrong key or
+// project ID, an admin key given as the project key, a base URL ending in
+// /v1, an untrusted TLS certificate) return an error at once. While the
+// server cannot be reached, NewClient returns when ctx ends or, for a ctx
+// without a deadline, after the startup timeout (WithStartupTimeout,
+// default 10 s), with a working client and an error matching ErrNotSynced;
+// the client keeps connecting in the background, and WaitSynced waits for
+// the first sync. A project without breakers counts as synced once the
+// stream is connected and its metadata lists none. After each metadata
+// sync, breaker names and router IDs used in calls that the project does
+// not have are logged once each. The stream adds at most MaxBreakers
+// breakers to the state cache.
 //
 // # Samples
 //

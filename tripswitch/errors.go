@@ -22,6 +22,17 @@ var (
 	// ErrClosed is returned by calls that need a running client after Close.
 	ErrClosed = errors.New("tripswitch: client closed")
 
+	// ErrNotSynced is returned (wrapped) by NewClient, together with a
+	// working client, when the server could not be reached before ctx ended
+	// or the startup timeout passed (WithStartupTimeout). The client keeps
+	// connecting in the background and gates calls by the fail-open rule
+	// (WithFailOpen) until it has the breaker states; log the error and
+	// carry on, and Close the client as usual. WaitSynced waits for the
+	// first sync later. Refusals that retrying cannot fix (a wrong key or
+	// project, an untrusted certificate) are returned without a client and
+	// do not match ErrNotSynced.
+	ErrNotSynced = errors.New("tripswitch: breaker states not synced yet")
+
 	// ErrInvalidOption reports an option with a value it cannot take; the
 	// error names the option.
 	ErrInvalidOption = errors.New("tripswitch: invalid option")

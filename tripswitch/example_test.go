@@ -45,8 +45,12 @@ func Example() {
 		tripswitch.WithProjectKey(creds.ProjectKey),
 		tripswitch.WithIngestSecret(creds.IngestSecret),
 	)
-	if err != nil {
-		log.Fatal(err)
+	if errors.Is(err, tripswitch.ErrNotSynced) {
+		// Tripswitch is unreachable (10 s by default): carry on. Calls run
+		// (fail-open) while the client keeps connecting in the background.
+		log.Print(err)
+	} else if err != nil {
+		log.Fatal(err) // a key, project or URL the server refuses
 	}
 	defer client.Close(ctx)
 
@@ -154,4 +158,54 @@ func ExampleClient_Report() {
 	s := client.Stats()
 	fmt.Printf("produced %d, delivered %d, dropped %d\n", s.Produced, s.Delivered, s.Dropped)
 	// Output: produced 1, delivered 1, dropped 0
+}
+
+// A service starts while Tripswitch is unreachable: NewClient returns after
+// the startup timeout with a working client and ErrNotSynced; gated calls
+// run (fail-open) until the breaker states arrive.
+func ExampleWithStartupTimeout() {
+	ctx := context.Background()
+	client, err := tripswitch.NewClient(ctx, "proj_abc123",
+		tripswitch.WithBaseURL("http://127.0.0.1:1"), // nothing listens here
+		tripswitch.WithProjectKey("eb_pk_example"),
+		tripswitch.WithStartupTimeout(100*time.Millisecond),
+	)
+	if err != nil && !errors.Is(err, tripswitch.ErrNotSynced) {
+		log.Fatal(err)
+	}
+	fmt.Println("not synced:", errors.Is(err, tripswitch.ErrNotSynced))
+	defer client.Close(ctx)
+
+	price, err := tripswitch.Execute(client, ctx, func() (float64, error) { return 9.99, nil },
+		tripswitch.WithBreakers("pricing-errors"))
+	fmt.Println("price:", price, "error:", err)
+	// Output:
+	// not synced: true
+	// price: 9.99 error: <nil>
+}
+
+// WaitSynced waits for the first state sync of a client that NewClient
+// returned with ErrNotSynced.
+func ExampleClient_WaitSynced() {
+	srv, creds := startLocalServer()
+	defer srv.Shutdown(context.Background())
+	ctx := context.Background()
+	client, err := tripswitch.NewClient(ctx, creds.ProjectID,
+		tripswitch.WithBaseURL(creds.BaseURL),
+		tripswitch.WithProjectKey(creds.ProjectKey),
+		tripswitch.WithStartupTimeout(0), // do not wait in NewClient
+	)
+	if err != nil && !errors.Is(err, tripswitch.ErrNotSynced) {
+		log.Fatal(err)
+	}
+	defer client.Close(ctx)
+
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := client.WaitSynced(wctx); err != nil {
+		log.Fatal(err)
+	}
+	st, _ := client.State("pricing-errors")
+	fmt.Println("pricing-errors is", st.State)
+	// Output: pricing-errors is closed
 }

@@ -93,7 +93,8 @@ func (p *Call[T]) init(c *Client, cfg *callConfig, prepared bool) error {
 		names := cfg.breakerNames()
 		p.cells = make([]*breakerCell, len(names))
 		for i, name := range names {
-			p.cells[i] = c.states.cell(name)
+			p.cells[i] = c.states.pin(name)
+			c.names.noteBreaker(name)
 		}
 	} else {
 		p.names = slices.Clone(cfg.breakerNames())
@@ -183,6 +184,13 @@ func (p *Call[T]) gate(ctx context.Context) error {
 			return c.reject(ctx, err)
 		}
 	}
+	if v.unknown {
+		for _, cell := range p.cells {
+			if !cell.cur.Load().known {
+				c.names.noteBreaker(cell.name)
+			}
+		}
+	}
 	if v.throttler == nil {
 		return nil
 	}
@@ -196,8 +204,11 @@ func (c *Client) gateOne(ctx context.Context, name string) error {
 		return c.unsynced(ctx, nil, name)
 	}
 	var v verdict
-	if err := v.weigh((*c.states.cells.Load())[name]); err != nil {
+	if err := v.weigh(c.states.lookup(name)); err != nil {
 		return c.reject(ctx, err)
+	}
+	if v.unknown {
+		c.names.noteBreaker(name)
 	}
 	if v.throttler == nil {
 		return nil
@@ -213,11 +224,17 @@ func (c *Client) gateNames(ctx context.Context, names []string) error {
 	if !c.fresh.Load() {
 		return c.unsynced(ctx, nil, names[0])
 	}
-	cells := *c.states.cells.Load()
 	var v verdict
 	for _, name := range names {
-		if err := v.weigh(cells[name]); err != nil {
+		if err := v.weigh(c.states.lookup(name)); err != nil {
 			return c.reject(ctx, err)
+		}
+	}
+	if v.unknown {
+		for _, name := range names {
+			if cell := c.states.lookup(name); cell == nil || !cell.cur.Load().known {
+				c.names.noteBreaker(name)
+			}
 		}
 	}
 	if v.throttler == nil {
@@ -244,16 +261,20 @@ func (c *Client) unsynced(ctx context.Context, cell *breakerCell, name string) e
 type verdict struct {
 	throttler *breakerCell
 	rate      float64
+	unknown   bool // some breaker has no state from the stream
 }
 
 // weigh adds one breaker (nil: never heard of, so closed) and returns the
 // rejection when it is open.
 func (v *verdict) weigh(cell *breakerCell) *BreakerError {
 	if cell == nil {
+		v.unknown = true
 		return nil
 	}
 	cs := cell.cur.Load()
 	switch cs.state {
+	case StateClosed:
+		v.unknown = v.unknown || !cs.known
 	case StateOpen:
 		return cell.errOpen
 	case StateHalfOpen:

@@ -22,3 +22,8 @@ func (c *Client) SetState(name string, st State, allowRate float64) {
 	c.states.apply(name, st, allowRate, c.now())
 	c.fresh.Store(true)
 }
+
+// WithMaxBreakers lowers the limit on breakers the stream may add.
+func WithMaxBreakers(n int) Option {
+	return optionFunc(func(c *config) { c.maxBreakers = n })
+}

@@ -291,6 +291,9 @@ func (f *fakeServer) metadata(kind string) http.HandlerFunc {
 			w.WriteHeader(code)
 			return
 		}
+		if body == "" && kind == "breakers" {
+			body = f.snapshotMetadata()
+		}
 		if body == "" {
 			body = `{"` + kind + `":[]}`
 		}
@@ -303,6 +306,22 @@ func (f *fakeServer) metadata(kind string) http.HandlerFunc {
 		}
 		io.WriteString(w, body)
 	}
+}
+
+// snapshotMetadata lists the breakers of the snapshot, as the hosted
+// service's metadata does.
+func (f *fakeServer) snapshotMetadata() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var list []map[string]string
+	for _, ev := range f.snapshot {
+		var e struct{ Breaker string }
+		if json.Unmarshal([]byte(ev), &e) == nil {
+			list = append(list, map[string]string{"id": "brk_" + e.Breaker, "name": e.Breaker})
+		}
+	}
+	b, _ := json.Marshal(map[string]any{"breakers": list})
+	return string(b)
 }
 
 func (f *fakeServer) hits(kind string) int {

@@ -80,6 +80,7 @@ func (f *flusher) deliver(ctx context.Context, atLeast int) error {
 		if len(f.batch) == 0 {
 			return nil
 		}
+		c.names.noteRouters(f.batch)
 		res, retryAfter := f.send(ctx)
 		switch {
 		case res.Err == nil:

@@ -134,6 +134,7 @@ func (c *Client) refreshMetadata(ctx context.Context) error {
 			keep[b.Name] = true
 		}
 		c.states.forget(keep, started)
+		c.syncIfNoBreakers(*list)
 	}
 	var rs struct {
 		Routers []RouterMeta `json:"routers"`
@@ -150,6 +151,7 @@ func (c *Client) refreshMetadata(ctx context.Context) error {
 		}
 		c.meta.routers.Store(&list)
 	}
+	c.warnUnknownNames()
 	return nil
 }
 

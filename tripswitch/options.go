@@ -20,6 +20,7 @@ const (
 	DefaultMetadataSyncInterval = 30 * time.Second
 	DefaultStateGracePeriod     = 30 * time.Second
 	DefaultStreamIdleTimeout    = 45 * time.Second
+	DefaultStartupTimeout       = 10 * time.Second
 )
 
 // An Option configures a Client. Options are applied in order; the last of
@@ -49,12 +50,15 @@ type config struct {
 	gracePeriod       time.Duration
 	streamIdleTimeout time.Duration
 	insecureHTTP      bool
+	startupTimeout    time.Duration
+	startupTimeoutSet bool
 
 	// Test seams, set through export_test.go.
-	now       func() time.Time
-	fakeClock bool
-	randFloat func() float64
-	backoff   []time.Duration
+	now         func() time.Time
+	fakeClock   bool
+	randFloat   func() float64
+	backoff     []time.Duration
+	maxBreakers int
 }
 
 func defaultConfig() config {
@@ -67,6 +71,8 @@ func defaultConfig() config {
 		bufferCapacity:    DefaultBufferCapacity,
 		gracePeriod:       DefaultStateGracePeriod,
 		streamIdleTimeout: DefaultStreamIdleTimeout,
+		startupTimeout:    DefaultStartupTimeout,
+		maxBreakers:       MaxBreakers,
 		now:               time.Now,
 		randFloat:         rand.Float64,
 		backoff:           defaultBackoff,
@@ -189,4 +195,16 @@ func WithInsecureHTTP() Option {
 // several times; every registered hook runs.
 func WithHooks(h Hooks) Option {
 	return optionFunc(func(c *config) { c.hooks = append(c.hooks, h) })
+}
+
+// WithStartupTimeout bounds how long NewClient waits for the project's
+// breaker states while the server cannot be reached. NewClient returns when
+// ctx ends or the startup timeout passes, whichever comes first. Without
+// this option the timeout is DefaultStartupTimeout (10 s) and applies only
+// when ctx has no deadline: a deadline on ctx then governs alone. Zero
+// means do not wait (NewClient returns ErrNotSynced unless the state is
+// already there); negative values are invalid. When the wait ends first,
+// NewClient returns a working client and an error matching ErrNotSynced.
+func WithStartupTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.startupTimeout, c.startupTimeoutSet = d, true })
 }

@@ -327,9 +327,11 @@ func TestCloseAgainstBlackHole(t *testing.T) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	if _, err := tripswitch.NewClient(ctx, "proj_test", tripswitch.WithBaseURL("http://"+ln.Addr().String()), tripswitch.WithProjectKey(testKey)); err == nil {
-		t.Fatal("NewClient synced with a black hole")
+	bc, err := tripswitch.NewClient(ctx, "proj_test", tripswitch.WithBaseURL("http://"+ln.Addr().String()), tripswitch.WithProjectKey(testKey))
+	if !errors.Is(err, tripswitch.ErrNotSynced) {
+		t.Fatalf("NewClient with a black hole: err = %v, want ErrNotSynced", err)
 	}
+	closeClient(t, bc)
 	// Without a key the client starts at once; calls run (fail-open)
 	// while the server swallows the samples.
 	c, err := tripswitch.NewClient(context.Background(), "proj_test", tripswitch.WithBaseURL("http://"+ln.Addr().String()))

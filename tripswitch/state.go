@@ -87,6 +87,9 @@ var closedUnknown = &cellState{state: StateClosed, allowRate: 1}
 type breakerCell struct {
 	name string
 	cur  atomic.Pointer[cellState]
+	// Guarded by stateCache.mu.
+	pinned   bool // held by a prepared call: never leaves the cache
+	fromFeed bool // created by the stream and counted against the limit
 	// Rejection errors are built once per breaker so that rejecting a call
 	// allocates nothing.
 	errOpen, errThrottled, errUnavailable *BreakerError
@@ -103,62 +106,196 @@ func newCell(name string) *breakerCell {
 	return c
 }
 
-// stateCache maps breaker names to cells. Reads are lock-free through an
-// immutable map snapshot; writers copy the map when they add a cell.
+// MaxBreakers is the most breakers the state stream may add to a client's
+// state cache. Events for further breakers are ignored (those breakers
+// count as closed) and the overflow is logged. Breakers deleted on the
+// server leave the cache at the next metadata sync and free their place.
+const MaxBreakers = 100_000
+
+// stateCache maps breaker names to cells. Lookups read an immutable map
+// without a lock, as a plain map lookup. Writers (the stream, Prepare,
+// metadata sync) serialize on mu and keep the full map in cells; a new
+// cell goes to the sync.Map recent at once, which lookups consult only
+// after missing the published map, and the full map is republished when
+// the recent cells stop arriving or reach a quarter of the published
+// ones. Each cell is thus copied a bounded number of times: applying an
+// event is O(1) amortized whatever the number of breakers.
 type stateCache struct {
-	mu    sync.Mutex
-	cells atomic.Pointer[map[string]*breakerCell]
+	read    atomic.Pointer[map[string]*breakerCell] // published; never modified
+	recent  atomic.Pointer[sync.Map]                // cells not published yet
+	pending atomic.Int64                            // cells in recent
+
+	mu        sync.Mutex
+	cells     map[string]*breakerCell // every cell
+	fromFeed  int                     // cells the stream created and that are still cached
+	limit     int
+	scheduled bool         // a publication is scheduled
+	seen      int64        // pending at the last scheduled check
+	nKnown    atomic.Int64 // cells holding a state received from the stream
 }
 
-func newStateCache() *stateCache {
-	s := &stateCache{}
-	m := map[string]*breakerCell{}
-	s.cells.Store(&m)
+// publishDelay is how often pending cells are checked for publication.
+const publishDelay = 10 * time.Millisecond
+
+func newStateCache(limit int) *stateCache {
+	s := &stateCache{limit: limit, cells: map[string]*breakerCell{}}
+	s.read.Store(&map[string]*breakerCell{})
+	s.recent.Store(new(sync.Map))
 	return s
 }
 
 // lookup returns the cell for name, or nil when none exists.
 func (s *stateCache) lookup(name string) *breakerCell {
-	return (*s.cells.Load())[name]
+	r := s.read.Load()
+	if c := (*r)[name]; c != nil {
+		return c
+	}
+	return s.lookupSlow(name, r)
 }
 
-// cell returns the cell for name, creating it when needed.
+// lookupSlow looks in the cells not yet published. A publication between
+// the two reads moves the cell from recent to the new read map; the
+// publisher stores the new map first, so looking there again finds it.
+func (s *stateCache) lookupSlow(name string, r *map[string]*breakerCell) *breakerCell {
+	if s.pending.Load() > 0 {
+		if v, ok := s.recent.Load().Load(name); ok {
+			return v.(*breakerCell)
+		}
+	}
+	if r2 := s.read.Load(); r2 != r {
+		return (*r2)[name]
+	}
+	return nil
+}
+
+// add stores a new cell; s.mu is held.
+func (s *stateCache) add(name string, c *breakerCell) {
+	s.cells[name] = c
+	s.recent.Load().Store(name, c)
+	n := s.pending.Add(1)
+	switch {
+	case n*4 >= int64(len(*s.read.Load()))+64:
+		s.publish()
+	case !s.scheduled:
+		s.scheduled = true
+		s.seen = n
+		time.AfterFunc(publishDelay, s.publishWhenQuiet)
+	}
+}
+
+// publishWhenQuiet publishes the pending cells once no new ones arrived
+// for publishDelay.
+func (s *stateCache) publishWhenQuiet() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.pending.Load()
+	if n == 0 {
+		s.scheduled = false
+		return
+	}
+	if n != s.seen { // still growing: look again later
+		s.seen = n
+		time.AfterFunc(publishDelay, s.publishWhenQuiet)
+		return
+	}
+	s.scheduled = false
+	s.publish()
+}
+
+// publish makes every cell visible through the read map; s.mu is held.
+// The order matters to lookupSlow: the new map first, then the reset.
+func (s *stateCache) publish() {
+	m := maps.Clone(s.cells)
+	s.read.Store(&m)
+	s.recent.Store(new(sync.Map))
+	s.pending.Store(0)
+}
+
+// cell returns the cell for name, creating (and pinning) it when needed.
 func (s *stateCache) cell(name string) *breakerCell {
 	if c := s.lookup(name); c != nil {
 		return c
 	}
+	return s.pin(name)
+}
+
+// pin returns the cell for name, creating it when needed, and keeps it in
+// the cache for good: a prepared call holds on to it.
+func (s *stateCache) pin(name string) *breakerCell {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	old := *s.cells.Load()
-	if c := old[name]; c != nil {
-		return c
+	c := s.cells[name]
+	if c == nil {
+		c = newCell(name)
+		s.add(name, c)
+	} else if c.fromFeed && !c.pinned {
+		c.fromFeed = false // pinned cells do not count against the limit
+		s.fromFeed--
 	}
-	c := newCell(name)
-	m := make(map[string]*breakerCell, len(old)+1)
-	maps.Copy(m, old)
-	m[name] = c
-	s.cells.Store(&m)
+	c.pinned = true
 	return c
 }
 
 // apply records a state event. It reports the previous state and whether
-// the breaker was known before, so the caller can decide on a callback.
-func (s *stateCache) apply(name string, st State, allowRate float64, now time.Time) (prev State, wasKnown bool) {
-	c := s.cell(name)
+// the breaker was known before, so the caller can decide on a callback;
+// added is false when the event named a new breaker beyond the limit and
+// was ignored.
+func (s *stateCache) apply(name string, st State, allowRate float64, now time.Time) (prev State, wasKnown, added bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.cells[name]
+	if c == nil {
+		if s.fromFeed >= s.limit {
+			return StateClosed, false, false
+		}
+		c = newCell(name)
+		c.fromFeed = true
+		s.fromFeed++
+		s.add(name, c)
+	}
 	old := c.cur.Swap(&cellState{state: st, allowRate: allowRate, updatedAt: now, known: true})
-	return old.state, old.known
+	if !old.known {
+		s.nKnown.Add(1)
+	}
+	return old.state, old.known, true
 }
 
 // forget marks breakers not in keep, and not updated after since, as
-// unknown (closed).
+// unknown (closed), and drops their cells unless a prepared call holds
+// them.
 func (s *stateCache) forget(keep map[string]bool, since time.Time) {
-	for name, c := range *s.cells.Load() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dropped := false
+	for name, c := range s.cells {
 		if keep[name] {
 			continue
 		}
-		if cs := c.cur.Load(); cs.known && cs.updatedAt.Before(since) {
-			c.cur.CompareAndSwap(cs, closedUnknown)
+		cs := c.cur.Load()
+		if !cs.known || !cs.updatedAt.Before(since) {
+			continue
 		}
+		c.cur.Store(closedUnknown)
+		s.nKnown.Add(-1)
+		if !c.pinned {
+			delete(s.cells, name)
+			dropped = true
+			if c.fromFeed {
+				s.fromFeed--
+			}
+		}
+	}
+	if dropped {
+		s.publish()
+	}
+}
+
+// each calls fn for every cell; s.mu must not be held.
+func (s *stateCache) each(fn func(name string, c *breakerCell)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, c := range s.cells {
+		fn(name, c)
 	}
 }
 
@@ -176,23 +313,15 @@ func (s *stateCache) status(name string) (BreakerStatus, bool) {
 
 func (s *stateCache) all() map[string]BreakerStatus {
 	out := make(map[string]BreakerStatus)
-	for name, c := range *s.cells.Load() {
+	s.each(func(name string, c *breakerCell) {
 		if cs := c.cur.Load(); cs.known {
 			out[name] = BreakerStatus{Name: name, State: cs.state, AllowRate: cs.allowRate, UpdatedAt: cs.updatedAt}
 		}
-	}
+	})
 	return out
 }
 
-func (s *stateCache) known() int {
-	n := 0
-	for _, c := range *s.cells.Load() {
-		if c.cur.Load().known {
-			n++
-		}
-	}
-	return n
-}
+func (s *stateCache) known() int { return int(s.nKnown.Load()) }
 
 // stateEvent is the JSON payload of one state stream event.
 type stateEvent struct {

@@ -3,6 +3,8 @@ package tripswitch
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,29 +23,50 @@ const maxEventBytes = 1 << 20
 type streamStats struct {
 	connected  atomic.Bool
 	reconnects atomic.Uint64
-	lastEvent  atomic.Int64 // unix nanos
+	lastEvent  atomic.Int64               // unix nanos
+	conn       atomic.Pointer[streamConn] // the current connection, nil while down
 
-	synced   chan struct{} // closed at the first event ever
+	synced   chan struct{} // closed at the first sync ever
 	syncOnce sync.Once
-	fatal    chan error // a refusal (401/403/404) before the first sync
+	refused  chan struct{} // closed at the first permanent refusal
+	refOnce  sync.Once
+	refusal  error // set before refused is closed
 
-	mu      sync.Mutex
-	lastErr error
-	gen     uint64 // bumped when the stream goes down and at every sync
-	down    bool   // lost since the last sync; the grace timer runs
-	stale   *time.Timer
-	frozen  bool
+	mu       sync.Mutex
+	lastErr  error
+	gen      uint64 // bumped when the stream goes down and at every sync
+	down     bool   // lost since the last sync; the grace timer runs
+	stale    *time.Timer
+	frozen   bool
+	overflow bool // the breaker limit was reached (logged once)
+}
+
+// streamConn is one connection of the state stream. It counts as synced
+// after its first event, or once metadata says the project has no
+// breakers (such a project sends no event).
+type streamConn struct {
+	fastSynced atomic.Bool
+	synced     bool // guarded by streamStats.mu
+	ended      bool // guarded by streamStats.mu
 }
 
 func (s *streamStats) init() {
 	s.synced = make(chan struct{})
-	s.fatal = make(chan error, 1)
+	s.refused = make(chan struct{})
 }
 
 func (s *streamStats) lastError() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastErr
+}
+
+// refuse records the first permanent refusal.
+func (s *streamStats) refuse(err error) {
+	s.refOnce.Do(func() {
+		s.refusal = err
+		close(s.refused)
+	})
 }
 
 // freeze stops staleness tracking (Close keeps the last known state).
@@ -58,17 +81,19 @@ func (s *streamStats) freeze() {
 
 // statusError is a state stream connection the server refused.
 type statusError struct {
-	status int
+	status  int
+	project string
+	base    string
 }
 
 func (e *statusError) Error() string {
 	switch e.status {
 	case http.StatusUnauthorized:
-		return "server answered 401 Unauthorized: the project key was not accepted"
+		return "server answered 401 Unauthorized: the project key was not accepted (check WithProjectKey)"
 	case http.StatusForbidden:
-		return "server answered 403 Forbidden: the project key belongs to another project"
+		return "server answered 403 Forbidden: the project key belongs to another project, not " + e.project + " (check the project ID and WithProjectKey)"
 	case http.StatusNotFound:
-		return "server answered 404 Not Found: no such project"
+		return "server answered 404 Not Found: no such project " + e.project + " at " + e.base
 	}
 	return fmt.Sprintf("server answered %d %s instead of an event stream", e.status, http.StatusText(e.status))
 }
@@ -77,11 +102,31 @@ func (e *statusError) permanent() bool {
 	return e.status == http.StatusUnauthorized || e.status == http.StatusForbidden || e.status == http.StatusNotFound
 }
 
+// permanent reports whether a failed connection will fail the same way on
+// every retry: a refused key or project, an untrusted TLS certificate, a
+// server that does not speak TLS on an https URL, a refused redirect.
+func permanent(err error) bool {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.permanent()
+	}
+	var (
+		verify    *tls.CertificateVerificationError
+		unknownCA x509.UnknownAuthorityError
+		host      x509.HostnameError
+		invalid   x509.CertificateInvalidError
+		record    tls.RecordHeaderError
+		redirect  *redirectError
+	)
+	return errors.Is(err, http.ErrSchemeMismatch) || errors.As(err, &verify) || errors.As(err, &unknownCA) || errors.As(err, &host) ||
+		errors.As(err, &invalid) || errors.As(err, &record) || errors.As(err, &redirect)
+}
+
 var errStreamIdle = errors.New("state stream idle: no data within the idle timeout")
 
 // runStream keeps the state stream connected until ctx ends, reconnecting
 // with the backoff of PROTOCOL.md §2 (with jitter), reset after a
-// connection that delivered an event.
+// connection that synced.
 func (c *Client) runStream(ctx context.Context) {
 	attempt := 0
 	for first := true; ; first = false {
@@ -93,15 +138,11 @@ func (c *Client) runStream(ctx context.Context) {
 			return
 		}
 		c.streamDown(err)
-		var se *statusError
-		if errors.As(err, &se) && se.permanent() {
-			select {
-			case c.stream.fatal <- err:
-			default:
-			}
-			c.logger.Error("tripswitch: state stream refused", "error", err)
+		if permanent(err) {
+			c.stream.refuse(err)
+			c.logger.Error("tripswitch: state stream refused", "project", c.projectID, "error", err)
 		} else {
-			c.logger.Warn("tripswitch: state stream disconnected", "error", err)
+			c.logger.Warn("tripswitch: state stream disconnected", "project", c.projectID, "error", err)
 		}
 		if good {
 			attempt = 0
@@ -151,10 +192,21 @@ func (c *Client) streamDown(err error) {
 	})
 }
 
-// streamSynced records the first event of a connection.
-func (c *Client) streamSynced() {
+// connSynced records that conn delivered the project's state: its first
+// event, or metadata saying there are no breakers. It does nothing for a
+// connection that already synced or has ended.
+func (c *Client) connSynced(conn *streamConn) {
+	if conn == nil || conn.fastSynced.Load() {
+		return
+	}
 	s := &c.stream
 	s.mu.Lock()
+	if conn.synced || conn.ended {
+		s.mu.Unlock()
+		return
+	}
+	conn.synced = true
+	conn.fastSynced.Store(true)
 	if !s.frozen {
 		s.gen++
 		s.down = false
@@ -165,6 +217,40 @@ func (c *Client) streamSynced() {
 	}
 	s.mu.Unlock()
 	s.syncOnce.Do(func() { close(s.synced) })
+}
+
+// endConn marks conn as ended, so that a late metadata answer cannot sync
+// it.
+func (c *Client) endConn(conn *streamConn) {
+	c.stream.conn.CompareAndSwap(conn, nil)
+	c.stream.mu.Lock()
+	conn.ended = true
+	c.stream.mu.Unlock()
+}
+
+// syncIfNoBreakers syncs the current connection when the project has no
+// breakers: the stream then sends no event at all.
+func (c *Client) syncIfNoBreakers(list []BreakerMeta) {
+	if len(list) == 0 {
+		c.connSynced(c.stream.conn.Load())
+	}
+}
+
+// checkNoBreakers asks for the breaker list once for a new connection, and
+// syncs it when the list is empty.
+func (c *Client) checkNoBreakers(ctx context.Context, conn *streamConn) {
+	var bs struct {
+		Breakers []BreakerMeta `json:"breakers"`
+	}
+	if _, _, err := c.getMetadata(ctx, "/breakers/metadata", "", &bs); err != nil {
+		if ctx.Err() == nil {
+			c.logger.Debug("tripswitch: could not check for an empty project", "error", err)
+		}
+		return
+	}
+	if len(bs.Breakers) == 0 && c.stream.conn.Load() == conn {
+		c.connSynced(conn)
+	}
 }
 
 // streamOnce runs one connection; good reports whether it delivered an
@@ -211,9 +297,20 @@ func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return false, &statusError{status: resp.StatusCode}
+		return false, &statusError{status: resp.StatusCode, project: c.projectID, base: c.cfg.baseURL}
 	}
 	c.stream.connected.Store(true)
+	conn := new(streamConn)
+	c.stream.conn.Store(conn)
+	defer func() { good = conn.fastSynced.Load() }() // set by events or by metadata
+	defer c.endConn(conn)
+	// A project without breakers sends no event. The metadata poller
+	// syncs such a connection after its next answer; ask at once when it
+	// is off, or when its last answer listed no breaker.
+	if list := c.meta.breakers.Load(); (list == nil && c.cfg.metadataInterval <= 0) || (list != nil && len(*list) == 0) {
+		c.wg.Add(1)
+		go func() { defer c.wg.Done(); c.checkNoBreakers(ctx, conn) }()
+	}
 	r := sse.NewEventStreamReader(&activityReader{r: resp.Body, last: &lastByte}, maxEventBytes)
 	for {
 		raw, err := r.ReadEvent()
@@ -230,9 +327,8 @@ func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
 		if !ok {
 			continue // a comment, such as ": ping", or an empty event
 		}
-		if c.handleEvent(data) && !good {
-			good = true
-			c.streamSynced()
+		if c.handleEvent(data) {
+			c.connSynced(conn)
 		}
 	}
 }
@@ -258,11 +354,29 @@ func (c *Client) handleEvent(data []byte) bool {
 	}
 	now := c.now()
 	c.stream.lastEvent.Store(now.UnixNano())
-	prev, known := c.states.apply(ev.Breaker, st, rate, now)
+	prev, known, added := c.states.apply(ev.Breaker, st, rate, now)
+	if !added {
+		c.breakerOverflow(ev.Breaker)
+		return true
+	}
 	if known && prev != st {
 		c.callbacks.enqueue(stateChange{name: ev.Breaker, from: prev, to: st})
 	}
 	return true
+}
+
+// breakerOverflow logs, once, that the stream named more breakers than the
+// cache keeps.
+func (c *Client) breakerOverflow(name string) {
+	s := &c.stream
+	s.mu.Lock()
+	first := !s.overflow
+	s.overflow = true
+	s.mu.Unlock()
+	if first {
+		c.logger.Error("tripswitch: the state stream names more breakers than the client keeps; events for further breakers are ignored and those breakers count as closed",
+			"project", c.projectID, "limit", c.states.limit, "breaker", name)
+	}
 }
 
 // eventData extracts the data of one raw event (the text between blank
