@@ -98,7 +98,14 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 	client, err := tripswitch.NewClient(cctx, be.ProjectID, opts...)
 	cancel()
 	if err != nil {
-		if be.Admin == nil && errors.Is(err, context.DeadlineExceeded) {
+		// The story needs the breakers' states from the start, so a client
+		// that has not synced (ErrNotSynced) is closed rather than used.
+		if client != nil {
+			closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_ = client.Close(closeCtx)
+			cancel()
+		}
+		if be.Admin == nil && errors.Is(err, tripswitch.ErrNotSynced) {
 			return nil, fmt.Errorf("tripswitch client: %w (the project needs the breakers %q; set TRIPSWITCH_ADMIN_KEY to let the demo create them)", err, breakerNames)
 		}
 		return nil, fmt.Errorf("tripswitch client: %w", err)
