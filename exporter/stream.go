@@ -40,24 +40,31 @@ func allFinite(values []float64) bool {
 	return true
 }
 
-type instrumentKey struct{ scope, version, name string }
+type instrumentKey struct{ scope, version, name, unit string }
 
 // instrument is the route decision for one (scope, instrument name) and the
 // streams seen for it.
 type instrument struct {
 	name    string
+	unit    string
 	routes  []*route
 	streams map[attribute.Distinct]*stream
 	cached  bool
 	warned  map[string]bool // conditions already logged
 }
 
-// target is one route of a stream: where its samples go and their ok.
+// target is one route of a stream: where its samples go, their ok, and
+// the factor converting measured values to the route's unit.
 type target struct {
-	r    *route
-	sink sink
-	ok   bool
+	r     *route
+	sink  sink
+	ok    bool
+	scale float64
+	tags  map[string]string // kept to re-make the sink on Attach
 }
+
+// measure converts a measured value (not a count) to the route's unit.
+func (tg *target) measure(v float64) float64 { return v * tg.scale }
 
 // stream is the state kept for one attribute set of an instrument.
 type stream struct {
@@ -81,8 +88,8 @@ type stream struct {
 
 // instrument returns the route decision for an instrument, nil when no
 // route selects it.
-func (e *Exporter) instrument(scope, version, name string) *instrument {
-	k := instrumentKey{scope, version, name}
+func (e *Exporter) instrument(scope, version, name, unit string) *instrument {
+	k := instrumentKey{scope, version, name, unit}
 	if in, ok := e.instruments[k]; ok {
 		return in
 	}
@@ -94,7 +101,7 @@ func (e *Exporter) instrument(scope, version, name string) *instrument {
 	}
 	var in *instrument
 	if len(rs) > 0 {
-		in = &instrument{name: name, routes: rs, streams: make(map[attribute.Distinct]*stream)}
+		in = &instrument{name: name, unit: unit, routes: rs, streams: make(map[attribute.Distinct]*stream)}
 	}
 	if len(e.instruments) < maxInstruments {
 		e.instruments[k] = in
@@ -137,12 +144,13 @@ func (e *Exporter) newStream(in *instrument, attrs attribute.Set) *stream {
 		if !r.matchAttrs(&attrs) {
 			continue
 		}
-		s, err := e.cfg.newSink(r.Router, r.metricFor(in.name), r.tagsFor(&attrs))
+		tags := r.tagsFor(&attrs)
+		s, err := e.sinkFor(r.Router, r.metricFor(in.name), tags)
 		if err != nil {
 			e.warn(in, "sink", "tripswitch exporter: route skipped", "route", r.index, "error", err)
 			continue
 		}
-		st.targets = append(st.targets, target{r: r, sink: s, ok: e.evalOK(r, attrs)})
+		st.targets = append(st.targets, target{r: r, sink: s, ok: e.evalOK(r, attrs), scale: r.scaleFor(in.unit), tags: tags})
 		st.keep = st.keep || r.Total
 	}
 	return st
