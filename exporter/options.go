@@ -5,7 +5,19 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/sinks"
 )
+
+func init() {
+	sinks.ExporterOption = func(f sinks.Factory) any {
+		return optionFunc(func(c *config) {
+			c.newSink = func(router, metric string, tags map[string]string) (sink, error) {
+				return f(router, metric, tags)
+			}
+		})
+	}
+}
 
 // DefaultMaxSamplesPerPoint is the default of WithMaxSamplesPerPoint.
 const DefaultMaxSamplesPerPoint = 1000
