@@ -11,6 +11,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/ingest"
 )
 
 // pushTraces turns the spans the rules select into samples and sends them.
@@ -21,7 +23,13 @@ func (e *tsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 	if s, ok := e.retries.take(td); ok {
 		return e.send(ctx, td, s)
 	}
+	return e.send(ctx, td, e.convertTraces(td))
+}
+
+// convertTraces returns the samples of td's spans.
+func (e *tsExporter) convertTraces(td ptrace.Traces) []ingest.Sample {
 	e.spanMu.Lock()
+	defer e.spanMu.Unlock()
 	rss := td.ResourceSpans()
 	for i := range rss.Len() {
 		e.spanConv.resource = appendAttributes(e.spanConv.resource[:0], rss.At(i).Resource().Attributes())
@@ -35,9 +43,7 @@ func (e *tsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 			}
 		}
 	}
-	samples := e.spanBatch.take()
-	e.spanMu.Unlock()
-	return e.send(ctx, td, samples)
+	return e.spanBatch.take()
 }
 
 // spanConverter turns pdata spans into the read-only spans the rules of

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/provider/envprovider"
@@ -10,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/debugexporter"
 	"go.opentelemetry.io/collector/exporter/otlpexporter"
+	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/otelcol"
 	"go.opentelemetry.io/collector/processor"
 	"go.opentelemetry.io/collector/processor/batchprocessor"
@@ -25,8 +27,8 @@ import (
 const version = "0.1.0"
 
 // components returns the distribution's factories: the OTLP receiver,
-// the batch processor, the debug, OTLP and Prometheus exporters, and the
-// Tripswitch receiver and exporter.
+// the batch processor, the debug, OTLP and Prometheus exporters, the
+// health check extension, and the Tripswitch receiver and exporter.
 func components() (otelcol.Factories, error) {
 	var err error
 	f := otelcol.Factories{Telemetry: otelconftelemetry.NewFactory()}
@@ -46,6 +48,11 @@ func components() (otelcol.Factories, error) {
 		otlpexporter.NewFactory(),
 		prometheusexporter.NewFactory(),
 		tripswitchexporter.NewFactory(),
+	); err != nil {
+		return f, err
+	}
+	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
+		healthcheckextension.NewFactory(),
 	); err != nil {
 		return f, err
 	}

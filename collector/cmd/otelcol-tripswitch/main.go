@@ -1,7 +1,8 @@
 // Command otelcol-tripswitch is an OpenTelemetry Collector distribution
 // with the Tripswitch components: the OTLP receiver, the batch processor,
-// the debug, OTLP and Prometheus exporters, tripswitchexporter (spans and
-// metrics to breakers) and tripswitchreceiver (breaker states as metrics).
+// the debug, OTLP and Prometheus exporters, the health check extension,
+// tripswitchexporter (spans and metrics to breakers) and
+// tripswitchreceiver (breaker states as metrics).
 //
 //	otelcol-tripswitch --config=config.yaml
 //
