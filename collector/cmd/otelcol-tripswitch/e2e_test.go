@@ -34,7 +34,7 @@ type fleet struct {
 }
 
 // freePort returns a loopback address that was free a moment ago.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -120,7 +120,7 @@ func startFleet(t *testing.T) *fleet {
 }
 
 // runCollector runs a Collector until the test ends.
-func runCollector(t *testing.T, set otelcol.CollectorSettings) {
+func runCollector(t testing.TB, set otelcol.CollectorSettings) {
 	t.Helper()
 	col, err := otelcol.NewCollector(set)
 	if err != nil {
