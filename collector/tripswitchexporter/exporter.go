@@ -25,6 +25,7 @@ import (
 // delivery.
 type tsExporter struct {
 	sender *ingest.Sender
+	http   *http.Client // its own transport: Shutdown closes its connections
 	logger *zap.Logger
 
 	// Spans: conversion is serialised so that a push takes exactly its
@@ -50,11 +51,12 @@ func newExporter(c *Config, set exporter.Settings) (*tsExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	sender, err := ingest.NewSender(c.Endpoint, c.ProjectID, string(c.IngestSecret), &http.Client{})
+	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	sender, err := ingest.NewSender(c.Endpoint, c.ProjectID, string(c.IngestSecret), hc)
 	if err != nil {
 		return nil, fmt.Errorf("tripswitch exporter: %w", err)
 	}
-	e := &tsExporter{sender: sender, logger: set.Logger, retries: pending{max: maxPending}}
+	e := &tsExporter{sender: sender, http: hc, logger: set.Logger, retries: pending{max: maxPending}}
 	if len(rules) > 0 {
 		if e.spans, err = newSpanEngine(e.spanBatch.factory, rules); err != nil {
 			return nil, err
@@ -86,6 +88,7 @@ type nopReporter struct{}
 func (nopReporter) Report(context.Context, time.Time, float64, bool, string) error { return nil }
 
 func (e *tsExporter) shutdown(ctx context.Context) error {
+	defer e.http.CloseIdleConnections()
 	var errs []error
 	if e.spans != nil {
 		errs = append(errs, e.spans.Shutdown(ctx))

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/goleak"
 
 	"github.com/tripswitch-otel/tripswitch-go/internal/ingest"
 	"github.com/tripswitch-otel/tripswitch-go/localserver"
@@ -303,4 +304,27 @@ func TestSpansBecomeSamples(t *testing.T) {
 			t.Errorf("sample %d: %+v", i, s)
 		}
 	}
+}
+
+// TestShutdownClosesConnections checks that Shutdown leaves no connection
+// to the server behind, while the server itself keeps running.
+func TestShutdownClosesConnections(t *testing.T) {
+	ts := httptest.NewServer(&fakeIngest{})
+	defer ts.Close()
+	ignore := goleak.IgnoreCurrent()
+	ctx := context.Background()
+	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), testConfig(ts.URL, "proj_1", testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.ConsumeTraces(ctx, serverSpans(3, time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, ignore)
 }
