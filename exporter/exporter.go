@@ -35,6 +35,7 @@ type Exporter struct {
 	// Guarded by sem.
 	instruments map[instrumentKey]*instrument
 	seq         uint64
+	at          time.Time // time of the current export, with staleFor
 	s           scratch
 	limitWarned bool
 }
@@ -227,6 +228,9 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		return nil
 	}
 	e.seq++
+	if e.cfg.staleFor > 0 {
+		e.at = e.cfg.now()
+	}
 	defer e.s.release()
 	for i := range rm.ScopeMetrics {
 		sm := &rm.ScopeMetrics[i]

@@ -70,8 +70,9 @@ func (tg *target) measure(v float64) float64 { return v * tg.scale }
 type stream struct {
 	targets  []target
 	lastSeen uint64
-	temp     bool // not kept between exports (a limit was reached)
-	keep     bool // holds a running total: never forgotten for idleness
+	seenAt   time.Time // the export time when lastSeen was set, with WithStaleAfter
+	temp     bool      // not kept between exports (a limit was reached)
+	keep     bool      // holds a running total: never forgotten for idleness
 
 	// Cumulative input: the previous point.
 	seen      bool
@@ -121,7 +122,7 @@ func (e *Exporter) stream(in *instrument, attrs attribute.Set) *stream {
 	// Like the SDK's own aggregators, trust the 64-bit hash of the set.
 	d := attrs.Equivalent()
 	if st, ok := in.streams[d]; ok {
-		st.lastSeen = e.seq
+		st.lastSeen, st.seenAt = e.seq, e.at
 		return st
 	}
 	st := e.newStream(in, attrs)
@@ -139,7 +140,7 @@ func (e *Exporter) stream(in *instrument, attrs attribute.Set) *stream {
 }
 
 func (e *Exporter) newStream(in *instrument, attrs attribute.Set) *stream {
-	st := &stream{lastSeen: e.seq}
+	st := &stream{lastSeen: e.seq, seenAt: e.at}
 	for _, r := range in.routes {
 		if !r.matchAttrs(&attrs) {
 			continue
@@ -170,6 +171,16 @@ func (e *Exporter) evalOK(r *route, attrs attribute.Set) (ok bool) {
 	return r.OK(attrs)
 }
 
+// stale reports whether st has gone unreported long enough to be
+// forgotten: staleAfter exports, or the time set by the internal
+// stale-after option.
+func (e *Exporter) stale(st *stream) bool {
+	if e.cfg.staleFor > 0 {
+		return e.at.Sub(st.seenAt) >= e.cfg.staleFor
+	}
+	return e.seq-st.lastSeen >= staleAfter
+}
+
 // sweep forgets streams not reported in the last staleAfter exports,
 // except those that keep a running total.
 func (e *Exporter) sweep() {
@@ -178,7 +189,7 @@ func (e *Exporter) sweep() {
 			continue
 		}
 		for d, st := range in.streams {
-			if !st.keep && e.seq-st.lastSeen >= staleAfter {
+			if !st.keep && e.stale(st) {
 				delete(in.streams, d)
 			}
 		}

@@ -63,8 +63,11 @@ func newExporter(c *Config, set exporter.Settings) (*tsExporter, error) {
 		}
 	}
 	if len(routes) > 0 {
-		opt := sinks.ExporterOption(e.metricBatch.factory).(tsexporter.Option)
-		if e.metrics, err = tsexporter.New(nil, routes, opt); err != nil {
+		opts := []tsexporter.Option{
+			sinks.ExporterOption(e.metricBatch.factory).(tsexporter.Option),
+			sinks.ExporterStaleAfter(streamIdle).(tsexporter.Option),
+		}
+		if e.metrics, err = tsexporter.New(nil, routes, opts...); err != nil {
 			return nil, err
 		}
 	}
@@ -124,6 +127,12 @@ func (e *tsExporter) send(ctx context.Context, key any, samples []ingest.Sample)
 	e.retries.put(key, samples)
 	return fmt.Errorf("tripswitch exporter: sending %d samples: %w", len(samples), err)
 }
+
+// streamIdle is how long a metric stream (instrument, resource and
+// attributes) may go unreported before its cumulative state is
+// forgotten. Pushes of many services interleave, so it is a time rather
+// than a number of exports.
+const streamIdle = 10 * time.Minute
 
 // maxPending bounds the requests whose samples are kept for a retry.
 const maxPending = 256

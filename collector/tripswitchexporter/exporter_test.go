@@ -328,3 +328,63 @@ func TestShutdownClosesConnections(t *testing.T) {
 	}
 	goleak.VerifyNone(t, ignore)
 }
+
+// cumulativeSum returns one cumulative monotonic sum point of
+// requests from service svc.
+func cumulativeSum(svc string, start time.Time, value int64) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	rm.Resource().Attributes().PutStr("service.name", svc)
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("requests")
+	s := m.SetEmptySum()
+	s.SetIsMonotonic(true)
+	s.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+	p := s.DataPoints().AppendEmpty()
+	p.SetStartTimestamp(pcommon.NewTimestampFromTime(start))
+	p.SetTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	p.SetIntValue(value)
+	return md
+}
+
+// TestManyServicesKeepTheirStreams sends cumulative sums from 20
+// services, each in its own push, for three rounds: every service's
+// increase of rounds two and three is forwarded, however the pushes of
+// other services interleave.
+func TestManyServicesKeepTheirStreams(t *testing.T) {
+	fake := &fakeIngest{}
+	ts := httptest.NewServer(fake)
+	defer ts.Close()
+	cfg := testConfig(ts.URL, "proj_1", testSecret)
+	cfg.Spans = nil
+	cfg.Metrics = []MetricRoute{{Instrument: "requests", Router: "rtr_1", TagKeys: []string{"service.name"}}}
+	ctx := context.Background()
+	exp, err := NewFactory().CreateMetrics(ctx, exportertest.NewNopSettings(Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(ctx)
+	start := time.Now().Add(-time.Hour) // the services started before the Collector: round one is a baseline
+	const services = 20
+	for round := range 3 {
+		for i := range services {
+			if err := exp.ConsumeMetrics(ctx, cumulativeSum(fmt.Sprint("svc-", i), start, int64(100*(round+1)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	got := map[string]float64{}
+	for _, b := range fake.requests() {
+		for _, s := range b {
+			got[s.Tags["service.name"]] += s.Value
+		}
+	}
+	for i := range services {
+		if svc := fmt.Sprint("svc-", i); got[svc] != 200 {
+			t.Errorf("%s: %v forwarded, want 200 (two increases of 100)", svc, got[svc])
+		}
+	}
+}

@@ -30,6 +30,12 @@ var (
 	// exporter.
 	ExporterOption func(f Factory) any
 
+	// ExporterStaleAfter returns an exporter.Option that forgets a
+	// stream (and its cumulative state) once it has gone unreported for
+	// d, rather than for 16 exports: a Collector exports once per push,
+	// and pushes from many services interleave. Set by package exporter.
+	ExporterStaleAfter func(d time.Duration) any
+
 	// NewSpanProcessor returns an *otelbridge.SpanProcessor for rules
 	// (an []otelbridge.Rule) whose samples go to f's reporters. Its
 	// ForceFlush and Shutdown deliver nothing. Set by package otelbridge.
