@@ -102,7 +102,6 @@ func BenchmarkCollectorEndToEnd(b *testing.B) {
 	}
 }
 
-
 func otlpSpans(n int) ptrace.Traces {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
