@@ -134,8 +134,10 @@ func (e *tsExporter) send(ctx context.Context, key any, samples []ingest.Sample)
 // than a number of exports.
 const streamIdle = 10 * time.Minute
 
-// maxPending bounds the requests whose samples are kept for a retry.
-const maxPending = 256
+// maxPending bounds the requests whose samples are kept for a retry (the
+// Collector retries at most num_consumers requests at a time; older
+// entries are requests whose retries ran out).
+const maxPending = 32
 
 // pending holds the samples of failed requests until they are retried.
 type pending struct {

@@ -388,3 +388,24 @@ func TestManyServicesKeepTheirStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestPendingIsBounded checks that the samples kept for retries are
+// bounded, oldest request first out.
+func TestPendingIsBounded(t *testing.T) {
+	p := pending{max: maxPending}
+	for i := range maxPending + 8 {
+		p.put(i, []ingest.Sample{{Value: float64(i)}})
+	}
+	if len(p.m) != maxPending || len(p.order) != maxPending {
+		t.Fatalf("%d requests kept, want %d", len(p.m), maxPending)
+	}
+	if _, ok := p.take(0); ok {
+		t.Error("the oldest request is still kept")
+	}
+	if s, ok := p.take(maxPending + 7); !ok || s[0].Value != maxPending+7 {
+		t.Error("the newest request is not kept")
+	}
+	if _, ok := p.take(maxPending + 7); ok {
+		t.Error("a request is kept after it was taken")
+	}
+}
