@@ -409,3 +409,40 @@ func TestPendingIsBounded(t *testing.T) {
 		t.Error("a request is kept after it was taken")
 	}
 }
+
+// TestManyTagSets checks that spans beyond the 1,024 tag combinations a
+// rule prepares still become samples with their tags.
+func TestManyTagSets(t *testing.T) {
+	fake := &fakeIngest{}
+	ts := httptest.NewServer(fake)
+	defer ts.Close()
+	cfg := testConfig(ts.URL, "proj_1", testSecret)
+	cfg.Spans[0].TagKeys = []string{"http.route"}
+	ctx := context.Background()
+	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(ctx)
+	const n = 1100
+	td := serverSpans(n, time.Millisecond)
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i := range n {
+		spans.At(i).Attributes().PutStr("http.route", fmt.Sprint("/r/", i))
+	}
+	if err := exp.ConsumeTraces(ctx, td); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, b := range fake.requests() {
+		for _, s := range b {
+			seen[s.Tags["http.route"]] = true
+		}
+	}
+	if len(seen) != n {
+		t.Errorf("%d distinct routes delivered, want %d", len(seen), n)
+	}
+}
