@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/tripswitch-otel/tripswitch-go/exporter"
 	"github.com/tripswitch-otel/tripswitch-go/localserver"
@@ -148,5 +149,55 @@ func TestAttachErrors(t *testing.T) {
 	}
 	if err := exp.Attach(offlineClient(t)); !errors.Is(err, exporter.ErrShutdown) {
 		t.Errorf("Attach after Shutdown: err = %v, want ErrShutdown", err)
+	}
+}
+
+// TestAttachKeepsCumulativeState exports a cumulative sum while detached
+// and again after Attach: the server receives only the increase since the
+// detached export.
+func TestAttachKeepsCumulativeState(t *testing.T) {
+	srv := localservertest.Start(t)
+	creds := srv.Credentials()
+	localservertest.Seed(t, srv, localserver.Seed{
+		Routers: []localserver.SeedRouter{{ID: "rtr_1", Name: "r"}},
+		Breakers: []localserver.SeedBreaker{{Name: "b", Metric: "requests", Kind: "sum", Op: "gt", Threshold: 1e9,
+			RouterIDs: []string{"rtr_1"}}},
+	})
+	exp, err := exporter.New(nil, []exporter.Route{{Instrument: "requests", Router: "rtr_1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	point := func(v int64) *metricdata.ResourceMetrics {
+		return rmOf("s", metricdata.Metrics{Name: "requests", Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality, IsMonotonic: true,
+			DataPoints: []metricdata.DataPoint[int64]{{StartTime: start, Time: time.Now(), Value: v}},
+		}})
+	}
+	ctx := context.Background()
+	if err := exp.Export(ctx, point(10)); err != nil {
+		t.Fatal(err)
+	}
+	client, err := tripswitch.NewClient(ctx, creds.ProjectID, tripswitch.WithBaseURL(creds.BaseURL),
+		tripswitch.WithProjectKey(creds.ProjectKey), tripswitch.WithIngestSecret(creds.IngestSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close(ctx)
+	if err := exp.Attach(client); err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Export(ctx, point(15)); err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.ForceFlush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	samples := srv.Samples(creds.ProjectID)
+	if len(samples) != 1 || samples[0].Value != 5 {
+		t.Fatalf("server received %+v, want one sample of 5 (15 less the 10 seen while detached)", samples)
+	}
+	if got := exp.Stats().Detached; got != 1 {
+		t.Errorf("Stats().Detached = %d, want 1", got)
 	}
 }
