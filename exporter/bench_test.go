@@ -78,7 +78,13 @@ func BenchmarkExportGauges1000(b *testing.B) {
 
 // BenchmarkHistogramExpand exports one 20-bucket histogram point of 1,000
 // measurements as 1,000 samples.
-func BenchmarkHistogramExpand(b *testing.B) {
+func BenchmarkHistogramExpand(b *testing.B) { benchHistogramExpand(b, "") }
+
+// BenchmarkHistogramExpandSeconds is HistogramExpand for an instrument in
+// seconds, whose samples are converted to milliseconds.
+func BenchmarkHistogramExpandSeconds(b *testing.B) { benchHistogramExpand(b, "s") }
+
+func benchHistogramExpand(b *testing.B, unit string) {
 	e := benchExporter(b, []exporter.Route{{Instrument: "latency", Router: "rtr"}})
 	bounds := make([]float64, 19)
 	counts := make([]uint64, 20)
@@ -88,7 +94,7 @@ func BenchmarkHistogramExpand(b *testing.B) {
 	for i := range counts {
 		counts[i] = 50
 	}
-	rm := rmOf("app", metricdata.Metrics{Name: "latency", Data: metricdata.Histogram[float64]{
+	rm := rmOf("app", metricdata.Metrics{Name: "latency", Unit: unit, Data: metricdata.Histogram[float64]{
 		Temporality: metricdata.DeltaTemporality,
 		DataPoints: []metricdata.HistogramDataPoint[float64]{{
 			Time: epoch, Count: 1000, Bounds: bounds, BucketCounts: counts, Sum: 100,

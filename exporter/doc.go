@@ -17,7 +17,7 @@
 //		return err
 //	}
 //	exp, err := exporter.New(client, []exporter.Route{{
-//		Instrument: "http.client.request.duration", // seconds, from otelhttp
+//		Instrument: "http.client.request.duration", // seconds, from otelhttp; samples in ms
 //		Router:     "rtr_payments",
 //		Metric:     "latency",
 //		OK:         exporter.HTTPStatusOK, // 5xx and transport errors fail
@@ -32,6 +32,21 @@
 //	)
 //	defer client.Close(context.Background()) // after the provider: it flushes the last export
 //	defer mp.Shutdown(context.Background())
+//
+// # Start-up order
+//
+// A MeterProvider is built at start-up, usually before Tripswitch can be
+// reached. New accepts a nil client: the exporter then converts what it is
+// given and counts the samples in Stats().Detached, keeping its cumulative
+// state, until Attach gives it the client.
+//
+// # Units
+//
+// Values of duration instruments (unit "s", "ms", "us", "ns", "min" or
+// "h") are converted to milliseconds, the unit of tripswitch.Latency and
+// of otelbridge's span samples, so that one "p95 > 300" breaker reads
+// them all; Route.Unit picks another unit, or UnitAsRecorded none. Counts
+// are never converted, nor instruments of other units.
 //
 // # Conversion
 //

@@ -11,6 +11,9 @@ import (
 // It matches sdkmetric.ErrExporterShutdown as well.
 var ErrShutdown = fmt.Errorf("exporter: %w", sdkmetric.ErrExporterShutdown)
 
+// ErrAttached is returned by Attach when the exporter has a client.
+var ErrAttached = errors.New("exporter: already attached to a client")
+
 // ErrInvalidRoute is matched (errors.Is) by every *RouteError.
 var ErrInvalidRoute = errors.New("exporter: invalid route")
 

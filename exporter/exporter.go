@@ -22,18 +22,20 @@ import (
 // called concurrently (calls are serialised, and a waiting call gives up
 // when its ctx ends). ForceFlush and Shutdown are safe for concurrent use.
 type Exporter struct {
-	client  *tripswitch.Client
+	client  atomic.Pointer[tripswitch.Client]
 	routes  []*route
 	cfg     config
 	logger  *slog.Logger
 	created time.Time
 
-	sem  chan struct{} // held by Export and Shutdown
-	shut atomic.Bool
+	sem      chan struct{} // held by Export, Attach and Shutdown
+	shut     atomic.Bool
+	detached atomic.Uint64 // samples converted without a client
 
 	// Guarded by sem.
 	instruments map[instrumentKey]*instrument
 	seq         uint64
+	at          time.Time // time of the current export, with staleFor
 	s           scratch
 	limitWarned bool
 }
@@ -43,14 +45,17 @@ var _ sdkmetric.Exporter = (*Exporter)(nil)
 // New returns an Exporter that reports through client the data points of
 // the instruments selected by routes. It returns a *RouteError (matching
 // ErrInvalidRoute) naming the first invalid route and field, and an error
-// for a nil client or an invalid option. The routes are copied.
+// for an invalid option. The routes are copied.
+//
+// client may be nil: a MeterProvider is usually built at start-up, before
+// Tripswitch can be reached. The exporter is then detached: it converts
+// what it is given, counts the samples in Stats().Detached without
+// delivering them, and keeps its cumulative state, until Attach gives it
+// a client.
 //
 // The client stays the caller's: Shutdown flushes it but does not close
 // it. Close the client after shutting down the meter provider.
 func New(client *tripswitch.Client, routes []Route, opts ...Option) (*Exporter, error) {
-	if client == nil {
-		return nil, errors.New("exporter: nil client")
-	}
 	cfg := config{
 		maxSamples:  DefaultMaxSamplesPerPoint,
 		aggregation: sdkmetric.DefaultAggregationSelector,
@@ -67,11 +72,6 @@ func New(client *tripswitch.Client, routes []Route, opts ...Option) (*Exporter, 
 	if cfg.aggregation == nil {
 		return nil, errors.New("exporter: WithAggregationSelector: nil selector")
 	}
-	if cfg.newSink == nil {
-		cfg.newSink = func(router, metric string, tags map[string]string) (sink, error) {
-			return client.NewReporter(router, metric, tags)
-		}
-	}
 	rs, err := compileRoutes(routes)
 	if err != nil {
 		return nil, err
@@ -80,15 +80,107 @@ func New(client *tripswitch.Client, routes []Route, opts ...Option) (*Exporter, 
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Exporter{
-		client:      client,
+	e := &Exporter{
 		routes:      rs,
 		cfg:         cfg,
 		logger:      logger,
 		created:     cfg.now(),
 		sem:         make(chan struct{}, 1),
 		instruments: make(map[instrumentKey]*instrument),
-	}, nil
+	}
+	if client != nil {
+		e.client.Store(client)
+	}
+	return e, nil
+}
+
+// Attach gives a detached exporter (made by New with a nil client) its
+// client, after waiting for a running Export. Samples of later exports
+// are queued in client; those converted before stay counted in
+// Stats().Detached. Cumulative state kept while detached carries over, so
+// the first export after Attach forwards only what is new since the
+// previous export. Attach returns ErrAttached when the exporter has a
+// client already, ErrShutdown after Shutdown, and an error for a nil
+// client.
+func (e *Exporter) Attach(client *tripswitch.Client) error {
+	if client == nil {
+		return errors.New("exporter: Attach: nil client")
+	}
+	if e.shut.Load() {
+		return ErrShutdown
+	}
+	e.sem <- struct{}{}
+	defer func() { <-e.sem }()
+	if e.shut.Load() {
+		return ErrShutdown
+	}
+	if !e.client.CompareAndSwap(nil, client) {
+		return ErrAttached
+	}
+	for _, in := range e.instruments {
+		if in == nil {
+			continue
+		}
+		for _, st := range in.streams {
+			e.resink(in, st)
+		}
+	}
+	return nil
+}
+
+// resink replaces the detached sinks of st's targets with the client's.
+func (e *Exporter) resink(in *instrument, st *stream) {
+	kept := st.targets[:0]
+	for _, tg := range st.targets {
+		if _, ok := tg.sink.(detachedSink); ok {
+			s, err := e.sinkFor(tg.r.Router, tg.r.metricFor(in.name), tg.tags)
+			if err != nil {
+				e.warn(in, "sink", "tripswitch exporter: route skipped", "route", tg.r.index, "error", err)
+				continue
+			}
+			tg.sink = s
+		}
+		kept = append(kept, tg)
+	}
+	clear(st.targets[len(kept):])
+	st.targets = kept
+}
+
+// Stats are the exporter's counters.
+type Stats struct {
+	// Detached is the number of samples converted while the exporter had
+	// no client (see New and Attach). They were not delivered.
+	Detached uint64
+}
+
+// Stats returns the exporter's counters. Safe for concurrent use.
+func (e *Exporter) Stats() Stats {
+	return Stats{Detached: e.detached.Load()}
+}
+
+// sinkFor returns where the samples of one route and attribute set go.
+func (e *Exporter) sinkFor(router, metric string, tags map[string]string) (sink, error) {
+	if e.cfg.newSink != nil {
+		return e.cfg.newSink(router, metric, tags)
+	}
+	c := e.client.Load()
+	if c == nil {
+		return detachedSink{&e.detached}, nil
+	}
+	return c.NewReporter(router, metric, tags)
+}
+
+// detachedSink counts the samples of an exporter without a client.
+type detachedSink struct{ n *atomic.Uint64 }
+
+func (d detachedSink) Report(context.Context, time.Time, float64, bool, string) error {
+	d.n.Add(1)
+	return nil
+}
+
+func (d detachedSink) ReportValues(_ context.Context, _ time.Time, values []float64, _ bool, _ string) error {
+	d.n.Add(uint64(len(values)))
+	return nil
 }
 
 // Temporality returns the temporality the exporter asks the SDK for:
@@ -136,12 +228,15 @@ func (e *Exporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) e
 		return nil
 	}
 	e.seq++
+	if e.cfg.staleFor > 0 {
+		e.at = e.cfg.now()
+	}
 	defer e.s.release()
 	for i := range rm.ScopeMetrics {
 		sm := &rm.ScopeMetrics[i]
 		for j := range sm.Metrics {
 			m := &sm.Metrics[j]
-			in := e.instrument(sm.Scope.Name, sm.Scope.Version, m.Name)
+			in := e.instrument(sm.Scope.Name, sm.Scope.Version, m.Name, m.Unit)
 			if in == nil {
 				continue
 			}
@@ -188,7 +283,8 @@ func (e *Exporter) exportMetric(ctx context.Context, in *instrument, data metric
 
 // ForceFlush delivers every sample buffered in the client now, and returns
 // when they are delivered, when delivery fails (the samples stay queued
-// for retry), or when ctx ends. It returns ErrShutdown after Shutdown.
+// for retry), or when ctx ends; a detached exporter has nothing to
+// deliver. It returns ErrShutdown after Shutdown.
 func (e *Exporter) ForceFlush(ctx context.Context) error {
 	if e.shut.Load() {
 		return ErrShutdown
@@ -216,7 +312,11 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 }
 
 func (e *Exporter) flush(ctx context.Context) error {
-	if err := e.client.Flush(ctx); err != nil {
+	c := e.client.Load()
+	if c == nil {
+		return nil
+	}
+	if err := c.Flush(ctx); err != nil {
 		return fmt.Errorf("exporter: flush: %w", err)
 	}
 	return nil

@@ -19,6 +19,7 @@ type scratch struct {
 	tmpNeg   []uint64
 	diffPos  []uint64
 	diffNeg  []uint64
+	scaled   []float64 // one bucket's samples in a route's unit
 }
 
 // release drops every reference into exported data.
@@ -71,7 +72,11 @@ func (e *Exporter) emitHist(ctx context.Context, in *instrument, st *stream, h *
 			if !ok {
 				continue
 			}
-			if err := e.report(ctx, in, tg, ts, v, nearestTrace(h, v)); err != nil {
+			traceID := nearestTrace(h, v)
+			if tg.r.Reduce != ReduceCount {
+				v = tg.measure(v)
+			}
+			if err := e.report(ctx, in, tg, ts, v, traceID); err != nil {
 				return err
 			}
 			continue
@@ -92,6 +97,13 @@ func (e *Exporter) emitHist(ctx context.Context, in *instrument, st *stream, h *
 		for b := range h.buckets {
 			traceID := s.x.traces[b]
 			values := s.x.values[s.x.starts[b]:s.x.starts[b+1]]
+			if tg.scale != 1 {
+				s.scaled = s.scaled[:0]
+				for _, v := range values {
+					s.scaled = append(s.scaled, tg.measure(v))
+				}
+				values = s.scaled
+			}
 			if bulk != nil && allFinite(values) {
 				if err := bulk.ReportValues(ctx, ts, values, tg.ok, traceID); err != nil {
 					return err

@@ -5,7 +5,22 @@ import (
 	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/sinks"
 )
+
+func init() {
+	sinks.ExporterStaleAfter = func(d time.Duration) any {
+		return optionFunc(func(c *config) { c.staleFor = d })
+	}
+	sinks.ExporterOption = func(f sinks.Factory) any {
+		return optionFunc(func(c *config) {
+			c.newSink = func(router, metric string, tags map[string]string) (sink, error) {
+				return f(router, metric, tags)
+			}
+		})
+	}
+}
 
 // DefaultMaxSamplesPerPoint is the default of WithMaxSamplesPerPoint.
 const DefaultMaxSamplesPerPoint = 1000
@@ -20,6 +35,7 @@ type optionFunc func(*config)
 func (f optionFunc) apply(c *config) { f(c) }
 
 type config struct {
+	staleFor    time.Duration // forget streams idle this long instead of staleAfter exports (internal)
 	maxSamples  int
 	logger      *slog.Logger
 	aggregation sdkmetric.AggregationSelector

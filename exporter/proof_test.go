@@ -123,14 +123,15 @@ func nearestRank(sorted []float64, p float64) float64 {
 	return sorted[min(max(k, 0), len(sorted)-1)]
 }
 
-// bucketWidth is the width of the otelhttp bucket that holds v.
-func bucketWidth(v float64) float64 {
-	i, _ := slices.BinarySearch(otelhttpBounds, v)
+// bucketWidthMs is the width in milliseconds of the otelhttp bucket that
+// holds ms milliseconds.
+func bucketWidthMs(ms float64) float64 {
+	i, _ := slices.BinarySearch(otelhttpBounds, ms/1000)
 	lo := 0.0
 	if i > 0 {
 		lo = otelhttpBounds[i-1]
 	}
-	return otelhttpBounds[i] - lo
+	return 1000 * (otelhttpBounds[i] - lo)
 }
 
 // TestProofBreakerAggregates records 10,000 latencies (log-normal, median
@@ -156,8 +157,8 @@ func TestProofBreakerAggregates(t *testing.T) {
 				attribute.String("http.request.method", "GET"), attribute.Int("http.response.status_code", 503)))
 			truth := make([]float64, 0, 10_000)
 			for i := range 10_000 {
-				v := 0.060 * math.Exp(0.8*rng.NormFloat64())
-				truth = append(truth, v)
+				v := 0.060 * math.Exp(0.8*rng.NormFloat64()) // seconds, as otelhttp records
+				truth = append(truth, 1000*v)                // milliseconds, as the samples carry
 				if i%5 == 0 {
 					p.hist.Record(ctx, v, failed)
 				} else {
@@ -176,14 +177,14 @@ func TestProofBreakerAggregates(t *testing.T) {
 			p95 := p.aggregate(t, "latency-p95", tt.wantSamples)
 			avg := p.aggregate(t, "latency-avg", tt.wantSamples)
 			errRate := p.aggregate(t, "errors", tt.wantSamples)
-			t.Logf("samples %v; p95 %.4f s (true %.4f, error %.4f s, bucket width %.3f s); avg %.6f s (true %.6f, relative error %.1e); error rate %.4f (true 0.2000, error %.2f pp)",
-				count, p95, trueP95, math.Abs(p95-trueP95), bucketWidth(trueP95),
+			t.Logf("samples %v; p95 %.1f ms (true %.1f, error %.1f ms, bucket width %.0f ms); avg %.3f ms (true %.3f, relative error %.1e); error rate %.4f (true 0.2000, error %.2f pp)",
+				count, p95, trueP95, math.Abs(p95-trueP95), bucketWidthMs(trueP95),
 				avg, trueAvg, math.Abs(avg-trueAvg)/trueAvg, errRate, 100*math.Abs(errRate-0.2))
 
 			if int(count) != tt.wantSamples {
 				t.Errorf("count %v, want %d", count, tt.wantSamples)
 			}
-			if d, w := math.Abs(p95-trueP95), bucketWidth(trueP95); d > w {
+			if d, w := math.Abs(p95-trueP95), bucketWidthMs(trueP95); d > w {
 				t.Errorf("p95 %v, true %v: off by %v, more than the bucket width %v", p95, trueP95, d, w)
 			}
 			if math.Abs(avg-trueAvg) > 0.05*trueAvg {

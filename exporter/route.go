@@ -32,6 +32,15 @@ type Route struct {
 	Router string
 	// Metric is the samples' metric name. Default: the instrument's name.
 	Metric string
+	// Unit is the unit of the samples of a duration instrument (one whose
+	// unit is "s", "ms", "us", "ns", "min" or "h"): UnitMilliseconds
+	// ("ms", the default, the unit of tripswitch.Latency and of
+	// otelbridge's span samples), UnitSeconds, UnitMicroseconds or
+	// UnitNanoseconds. Values, bucket bounds, sums and extremes are
+	// converted; counts are not. UnitAsRecorded forwards every value in
+	// the instrument's own unit. Instruments of other units are never
+	// converted.
+	Unit string
 
 	// Reduce says how a histogram or summary data point becomes samples.
 	// Default ReduceDistribution. Sums and gauges ignore it.
@@ -132,6 +141,9 @@ func validateRoute(i int, r *Route) error {
 		return routeError(i, "Percentile", "set only with ReducePercentile (Reduce is %s)", r.Reduce)
 	case math.IsNaN(r.Percentile):
 		return routeError(i, "Percentile", "is NaN")
+	case !validUnit(r.Unit):
+		return routeError(i, "Unit", "unknown unit %q (want %q, %q, %q, %q or %q)", r.Unit,
+			UnitMilliseconds, UnitSeconds, UnitMicroseconds, UnitNanoseconds, UnitAsRecorded)
 	}
 	seen := make(map[attribute.Key]bool, len(r.Attributes))
 	for j, kv := range r.Attributes {

@@ -40,31 +40,39 @@ func allFinite(values []float64) bool {
 	return true
 }
 
-type instrumentKey struct{ scope, version, name string }
+type instrumentKey struct{ scope, version, name, unit string }
 
 // instrument is the route decision for one (scope, instrument name) and the
 // streams seen for it.
 type instrument struct {
 	name    string
+	unit    string
 	routes  []*route
 	streams map[attribute.Distinct]*stream
 	cached  bool
 	warned  map[string]bool // conditions already logged
 }
 
-// target is one route of a stream: where its samples go and their ok.
+// target is one route of a stream: where its samples go, their ok, and
+// the factor converting measured values to the route's unit.
 type target struct {
-	r    *route
-	sink sink
-	ok   bool
+	r     *route
+	sink  sink
+	ok    bool
+	scale float64
+	tags  map[string]string // kept to re-make the sink on Attach
 }
+
+// measure converts a measured value (not a count) to the route's unit.
+func (tg *target) measure(v float64) float64 { return v * tg.scale }
 
 // stream is the state kept for one attribute set of an instrument.
 type stream struct {
 	targets  []target
 	lastSeen uint64
-	temp     bool // not kept between exports (a limit was reached)
-	keep     bool // holds a running total: never forgotten for idleness
+	seenAt   time.Time // the export time when lastSeen was set, with WithStaleAfter
+	temp     bool      // not kept between exports (a limit was reached)
+	keep     bool      // holds a running total: never forgotten for idleness
 
 	// Cumulative input: the previous point.
 	seen      bool
@@ -81,8 +89,8 @@ type stream struct {
 
 // instrument returns the route decision for an instrument, nil when no
 // route selects it.
-func (e *Exporter) instrument(scope, version, name string) *instrument {
-	k := instrumentKey{scope, version, name}
+func (e *Exporter) instrument(scope, version, name, unit string) *instrument {
+	k := instrumentKey{scope, version, name, unit}
 	if in, ok := e.instruments[k]; ok {
 		return in
 	}
@@ -94,7 +102,7 @@ func (e *Exporter) instrument(scope, version, name string) *instrument {
 	}
 	var in *instrument
 	if len(rs) > 0 {
-		in = &instrument{name: name, routes: rs, streams: make(map[attribute.Distinct]*stream)}
+		in = &instrument{name: name, unit: unit, routes: rs, streams: make(map[attribute.Distinct]*stream)}
 	}
 	if len(e.instruments) < maxInstruments {
 		e.instruments[k] = in
@@ -114,7 +122,7 @@ func (e *Exporter) stream(in *instrument, attrs attribute.Set) *stream {
 	// Like the SDK's own aggregators, trust the 64-bit hash of the set.
 	d := attrs.Equivalent()
 	if st, ok := in.streams[d]; ok {
-		st.lastSeen = e.seq
+		st.lastSeen, st.seenAt = e.seq, e.at
 		return st
 	}
 	st := e.newStream(in, attrs)
@@ -132,17 +140,18 @@ func (e *Exporter) stream(in *instrument, attrs attribute.Set) *stream {
 }
 
 func (e *Exporter) newStream(in *instrument, attrs attribute.Set) *stream {
-	st := &stream{lastSeen: e.seq}
+	st := &stream{lastSeen: e.seq, seenAt: e.at}
 	for _, r := range in.routes {
 		if !r.matchAttrs(&attrs) {
 			continue
 		}
-		s, err := e.cfg.newSink(r.Router, r.metricFor(in.name), r.tagsFor(&attrs))
+		tags := r.tagsFor(&attrs)
+		s, err := e.sinkFor(r.Router, r.metricFor(in.name), tags)
 		if err != nil {
 			e.warn(in, "sink", "tripswitch exporter: route skipped", "route", r.index, "error", err)
 			continue
 		}
-		st.targets = append(st.targets, target{r: r, sink: s, ok: e.evalOK(r, attrs)})
+		st.targets = append(st.targets, target{r: r, sink: s, ok: e.evalOK(r, attrs), scale: r.scaleFor(in.unit), tags: tags})
 		st.keep = st.keep || r.Total
 	}
 	return st
@@ -162,6 +171,16 @@ func (e *Exporter) evalOK(r *route, attrs attribute.Set) (ok bool) {
 	return r.OK(attrs)
 }
 
+// stale reports whether st has gone unreported long enough to be
+// forgotten: staleAfter exports, or the time set by the internal
+// stale-after option.
+func (e *Exporter) stale(st *stream) bool {
+	if e.cfg.staleFor > 0 {
+		return e.at.Sub(st.seenAt) >= e.cfg.staleFor
+	}
+	return e.seq-st.lastSeen >= staleAfter
+}
+
 // sweep forgets streams not reported in the last staleAfter exports,
 // except those that keep a running total.
 func (e *Exporter) sweep() {
@@ -170,7 +189,7 @@ func (e *Exporter) sweep() {
 			continue
 		}
 		for d, st := range in.streams {
-			if !st.keep && e.seq-st.lastSeen >= staleAfter {
+			if !st.keep && e.stale(st) {
 				delete(in.streams, d)
 			}
 		}

@@ -77,7 +77,7 @@ func exportSum[N int64 | float64](e *Exporter, ctx context.Context, in *instrume
 			} else if !hasInc {
 				continue
 			}
-			if err := e.report(ctx, in, tg, ts, val, traceID); err != nil {
+			if err := e.report(ctx, in, tg, ts, tg.measure(val), traceID); err != nil {
 				return err
 			}
 		}
@@ -95,7 +95,8 @@ func exportGauge[N int64 | float64](e *Exporter, ctx context.Context, in *instru
 		ts := e.pointTime(p.Time)
 		traceID := st.trace.get(latestTraceID(p.Exemplars))
 		for j := range st.targets {
-			if err := e.report(ctx, in, &st.targets[j], ts, float64(p.Value), traceID); err != nil {
+			tg := &st.targets[j]
+			if err := e.report(ctx, in, tg, ts, tg.measure(float64(p.Value)), traceID); err != nil {
 				return err
 			}
 		}

@@ -45,7 +45,7 @@ func exportSummary(e *Exporter, ctx context.Context, in *instrument, d metricdat
 					if len(qs) > 0 {
 						v = quantileAt(qs, (float64(k)+0.5)/float64(m))
 					}
-					if err := e.report(ctx, in, tg, ts, v, ""); err != nil {
+					if err := e.report(ctx, in, tg, ts, tg.measure(v), ""); err != nil {
 						return err
 					}
 				}
@@ -54,6 +54,9 @@ func exportSummary(e *Exporter, ctx context.Context, in *instrument, d metricdat
 			v, ok := reduceSummary(tg.r, count, sum, qs)
 			if !ok {
 				continue
+			}
+			if tg.r.Reduce != ReduceCount {
+				v = tg.measure(v)
 			}
 			if err := e.report(ctx, in, tg, ts, v, ""); err != nil {
 				return err

@@ -15,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tripswitch-otel/tripswitch-go/internal/sinks"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
 )
 
@@ -37,7 +38,8 @@ const maxTagSets = 1024
 // client, which stays the caller's to close. After Shutdown, OnEnd does
 // nothing. A SpanProcessor is safe for concurrent use.
 type SpanProcessor struct {
-	client   *tripswitch.Client
+	client   *tripswitch.Client // nil with sinks
+	sinks    sinks.Factory
 	exact    nameIndex
 	prefixed []*compiledRule
 	anyName  []*compiledRule
@@ -97,7 +99,7 @@ var _ sdktrace.SpanProcessor = (*SpanProcessor)(nil)
 // compiledRule is a validated Rule ready for matching.
 type compiledRule struct {
 	Rule
-	reporter *tripswitch.Reporter // rules without TagKeys
+	reporter sinks.Reporter // rules without TagKeys
 
 	tagSets reporterCache // rules with TagKeys
 }
@@ -114,10 +116,30 @@ func NewSpanProcessor(client *tripswitch.Client, rules ...Rule) (*SpanProcessor,
 	if client == nil {
 		return nil, errors.New("otelbridge: NewSpanProcessor: nil client")
 	}
+	return newSpanProcessor(&SpanProcessor{client: client, sinks: clientSinks(client)}, rules)
+}
+
+func init() {
+	sinks.NewSpanProcessor = func(f sinks.Factory, rules any) (any, error) {
+		rs, ok := rules.([]Rule)
+		if !ok || f == nil {
+			return nil, fmt.Errorf("otelbridge: span processor with sinks: got %T", rules)
+		}
+		return newSpanProcessor(&SpanProcessor{sinks: f}, rs)
+	}
+}
+
+// clientSinks returns the client's reporters as a sink factory.
+func clientSinks(c *tripswitch.Client) sinks.Factory {
+	return func(router, metric string, tags map[string]string) (sinks.Reporter, error) {
+		return c.NewReporter(router, metric, tags)
+	}
+}
+
+func newSpanProcessor(p *SpanProcessor, rules []Rule) (*SpanProcessor, error) {
 	if len(rules) == 0 {
 		return nil, fmt.Errorf("%w: NewSpanProcessor needs at least one rule", ErrInvalidRule)
 	}
-	p := &SpanProcessor{client: client}
 	for i, r := range rules {
 		r, err := r.validate(i)
 		if err != nil {
@@ -125,7 +147,7 @@ func NewSpanProcessor(client *tripswitch.Client, rules ...Rule) (*SpanProcessor,
 		}
 		cr := &compiledRule{Rule: r}
 		if len(r.TagKeys) == 0 {
-			cr.reporter, err = client.NewReporter(r.Router, r.Metric, nil)
+			cr.reporter, err = p.sinks(r.Router, r.Metric, nil)
 			if err != nil {
 				return nil, fmt.Errorf("%w %d: %v", ErrInvalidRule, i, err)
 			}
@@ -199,8 +221,14 @@ func (p *SpanProcessor) emit(r *compiledRule, s sdktrace.ReadOnlySpan, traceID *
 		return
 	}
 	key := r.tagKeyOf(s.Attributes())
-	if rep := r.reporterFor(p.client, &key); rep != nil {
+	if rep := r.reporterFor(p.sinks, &key); rep != nil {
 		_ = rep.Report(ctx, start, ms, ok, *traceID)
+		return
+	}
+	if p.client == nil {
+		if rep, err := p.sinks(r.Router, r.Metric, r.tags(&key)); err == nil {
+			_ = rep.Report(ctx, start, ms, ok, *traceID)
+		}
 		return
 	}
 	_ = p.client.Report(ctx, tripswitch.Sample{
@@ -268,12 +296,12 @@ func (r *compiledRule) tags(k *tagKey) map[string]string {
 
 // reporterFor returns the reporter of the tag combination k, creating it
 // while the rule holds fewer than maxTagSets; nil beyond.
-func (r *compiledRule) reporterFor(c *tripswitch.Client, k *tagKey) *tripswitch.Reporter {
+func (r *compiledRule) reporterFor(f sinks.Factory, k *tagKey) sinks.Reporter {
 	if rep := r.tagSets.load(k); rep != nil {
 		return rep
 	}
-	return r.tagSets.add(k, func() *tripswitch.Reporter {
-		rep, err := c.NewReporter(r.Router, r.Metric, r.tags(k))
+	return r.tagSets.add(k, func() sinks.Reporter {
+		rep, err := f(r.Router, r.Metric, r.tags(k))
 		if err != nil {
 			return nil
 		}
@@ -286,24 +314,24 @@ func (r *compiledRule) reporterFor(c *tripswitch.Client, k *tagKey) *tripswitch.
 // replaces the read map once it has missed as often as it has entries, so
 // that filling the cache copies O(n) entries in total.
 type reporterCache struct {
-	read   atomic.Pointer[map[tagKey]*tripswitch.Reporter]
+	read   atomic.Pointer[map[tagKey]sinks.Reporter]
 	mu     sync.Mutex
-	dirty  map[tagKey]*tripswitch.Reporter // guarded by mu; a superset of read
-	misses int                             // guarded by mu
+	dirty  map[tagKey]sinks.Reporter // guarded by mu; a superset of read
+	misses int                       // guarded by mu
 }
 
 func (rc *reporterCache) init() {
-	rc.read.Store(&map[tagKey]*tripswitch.Reporter{})
-	rc.dirty = map[tagKey]*tripswitch.Reporter{}
+	rc.read.Store(&map[tagKey]sinks.Reporter{})
+	rc.dirty = map[tagKey]sinks.Reporter{}
 }
 
-func (rc *reporterCache) load(k *tagKey) *tripswitch.Reporter {
+func (rc *reporterCache) load(k *tagKey) sinks.Reporter {
 	return (*rc.read.Load())[*k]
 }
 
 // add returns the reporter of k, made by mk when absent and the cache has
 // room; nil when it is full.
-func (rc *reporterCache) add(k *tagKey, mk func() *tripswitch.Reporter) *tripswitch.Reporter {
+func (rc *reporterCache) add(k *tagKey, mk func() sinks.Reporter) sinks.Reporter {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rep := rc.dirty[*k]
@@ -342,6 +370,9 @@ func (p *SpanProcessor) Shutdown(ctx context.Context) error {
 }
 
 func (p *SpanProcessor) flush(ctx context.Context) error {
+	if p.client == nil {
+		return nil
+	}
 	err := p.client.Flush(ctx)
 	if errors.Is(err, tripswitch.ErrClosed) {
 		return nil // Close delivered what it could
