@@ -105,25 +105,35 @@ func TestDockerignore(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command to list the builds' files")
 	}
-	cmd := exec.Command(goTool, append([]string{"list", "-deps", "-f",
-		`{{if not .Standard}}{{if .Module}}{{if .Module.Main}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}{{end}}`},
-		mains...)...)
-	cmd.Dir = root
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	needed := []string{"go.mod", "go.sum"}
-	for _, f := range strings.Fields(string(out)) {
-		rel, err := filepath.Rel(abs, f)
-		if err != nil {
-			t.Fatal(err)
+	// The Collector distribution is built from the nested module collector/;
+	// the other images from the root module.
+	var rootMains, nestedMains []string
+	for _, m := range mains {
+		if strings.HasPrefix(strings.TrimPrefix(m, "./"), nestedModule+"/") {
+			nestedMains = append(nestedMains, "./"+strings.TrimPrefix(strings.TrimPrefix(m, "./"), nestedModule+"/"))
+		} else {
+			rootMains = append(rootMains, m)
 		}
-		needed = append(needed, filepath.ToSlash(rel))
+	}
+	needed := []string{"go.mod", "go.sum"}
+	if len(rootMains) > 0 {
+		needed = append(needed, buildFiles(t, goTool, abs, abs, rootMains, nil)...)
+	}
+	if len(nestedMains) > 0 {
+		needed = append(needed, nestedModule+"/go.mod", nestedModule+"/go.sum")
+		// The nested module's dependency graph is large: list it only from
+		// the local module cache, never downloading it for this test.
+		dir := filepath.Join(abs, nestedModule)
+		if files, ok := tryBuildFiles(goTool, abs, dir, nestedMains, []string{"GOPROXY=off", "GOFLAGS=-mod=mod"}); ok {
+			needed = append(needed, files...)
+		} else {
+			t.Logf("the %s module's dependencies are not in the module cache: checking its own files by name only", nestedModule)
+			needed = append(needed, sourceFiles(t, abs, nestedModule)...)
+		}
 	}
 	if len(needed) < 10 {
 		t.Fatalf("go list found only %v", needed)
@@ -133,4 +143,65 @@ func TestDockerignore(t *testing.T) {
 			t.Errorf(".dockerignore leaves out %s, which the image builds read", p)
 		}
 	}
+}
+
+// nestedModule is the folder of the repository's nested Go module.
+const nestedModule = "collector"
+
+// listTemplate prints the Go and embedded files of the packages of the
+// main module, or of a module replaced by a local folder (the root module,
+// seen from the nested one).
+const listTemplate = `{{if not .Standard}}{{if .Module}}{{if or .Module.Main .Module.Replace}}{{$d := .Dir}}{{range .GoFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{range .EmbedFiles}}{{$d}}/{{.}}{{"\n"}}{{end}}{{end}}{{end}}{{end}}`
+
+// buildFiles lists, relative to root, the files that building mains in dir
+// reads.
+func buildFiles(t *testing.T, goTool, root, dir string, mains, env []string) []string {
+	t.Helper()
+	files, ok := tryBuildFiles(goTool, root, dir, mains, env)
+	if !ok {
+		t.Fatalf("go list -deps %v in %s failed", mains, dir)
+	}
+	return files
+}
+
+func tryBuildFiles(goTool, root, dir string, mains, env []string) ([]string, bool) {
+	cmd := exec.Command(goTool, append([]string{"list", "-deps", "-f", listTemplate}, mains...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, false
+	}
+	var files []string
+	for _, f := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, f)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		files = append(files, filepath.ToSlash(rel))
+	}
+	return files, true
+}
+
+// sourceFiles lists the non-test Go files under dir (relative to root).
+func sourceFiles(t *testing.T, root, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "testdata" {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			rel, _ := filepath.Rel(root, path)
+			files = append(files, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
