@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/version"
 )
 
 func TestNewClientValidation(t *testing.T) {
@@ -108,7 +110,7 @@ func TestRequestHeadersAndOptions(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", k, got, v)
 		}
 	}
-	if ua := h.Get("User-Agent"); !strings.HasPrefix(ua, "tripswitch-go-admin/") || !strings.HasSuffix(ua, " deploy/1.2") {
+	if ua := h.Get("User-Agent"); ua != "tripswitch-go-admin/"+version.Version+" deploy/1.2" {
 		t.Errorf("User-Agent %q", ua)
 	}
 }
