@@ -132,3 +132,22 @@ func TestSampleMemoryIsBoundedInBytes(t *testing.T) {
 		}
 	}
 }
+
+// A seed that names a router twice links the breaker once, so that each
+// sample is counted once.
+func TestSeedRepeatedRouterLinksOnce(t *testing.T) {
+	srv, clock := start(t)
+	c := srv.Credentials()
+	localservertest.Seed(t, srv, localserver.Seed{
+		Routers:  []localserver.SeedRouter{{ID: "rtr_a", Name: "a"}},
+		Breakers: []localserver.SeedBreaker{{Name: "n", Metric: "m", Kind: "count", Op: "gt", Threshold: 100, RouterIDs: []string{"rtr_a", "rtr_a"}}},
+	})
+	b := call(t, "GET", projectURL(srv, "/breakers/n"), c.AdminKey, nil).json(t)["breaker"].(map[string]any)
+	if ids := fmt.Sprint(b["router_ids"]); ids != "[rtr_a]" {
+		t.Errorf("router_ids = %s, want [rtr_a]", ids)
+	}
+	wantStatus(t, ingest(t, srv, clock.Now(), localserver.Sample{RouterID: "rtr_a", Metric: "m", TsMs: clock.Now().UnixMilli(), OK: true}), 202)
+	if _, n, err := srv.Aggregate(c.ProjectID, "n"); err != nil || n != 1 {
+		t.Errorf("Aggregate counts %d samples (%v), want 1", n, err)
+	}
+}

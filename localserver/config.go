@@ -1,6 +1,7 @@
 package localserver
 
 import (
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -197,11 +198,8 @@ func normalizeSecret(s string) (string, error) {
 	if len(s) != 64 {
 		return "", fmt.Errorf("localserver: ingest secret must be 64 hex characters (optionally prefixed with \"ik_\"), got %d characters", len(s))
 	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f' || ch >= 'A' && ch <= 'F') {
-			return "", fmt.Errorf("localserver: ingest secret must be 64 hex characters (optionally prefixed with \"ik_\")")
-		}
+	if _, err := hex.DecodeString(s); err != nil {
+		return "", fmt.Errorf("localserver: ingest secret must be 64 hex characters (optionally prefixed with \"ik_\")")
 	}
 	return strings.ToLower(s), nil
 }
