@@ -68,4 +68,3 @@ func (s *Server) removeBreakerLocked(p *project, b *breaker) {
 	p.configChangedAt = s.now()
 	p.rebuildIndex()
 }
-

@@ -65,4 +65,3 @@ func stateView(b *breaker) breakerStateJSON {
 	rate := b.allowRate
 	return breakerStateJSON{BreakerID: b.ID, Name: b.spec.Name, State: string(b.state), AllowRate: &rate, UpdatedAt: fmtTime(b.stateAt)}
 }
-
