@@ -71,6 +71,22 @@ func (p *project) matchBreaker(id, name string) *breaker {
 	return nil
 }
 
+// removeUnplannedLocked deletes the breakers that plan does not
+// reconfigure. p.mu is held.
+func (s *Server) removeUnplannedLocked(p *project, plan []breakerChange) {
+	keep := make(map[*breaker]bool, len(plan))
+	for _, c := range plan {
+		if c.existing != nil {
+			keep[c.existing] = true
+		}
+	}
+	for _, b := range p.sortedBreakers() {
+		if !keep[b] {
+			s.removeBreakerLocked(p, b)
+		}
+	}
+}
+
 // applyPlanLocked carries out a validated plan and returns the breakers in
 // its order. New breakers are announced on the project's streams. p.mu is
 // held.

@@ -231,46 +231,16 @@ func (s *Server) syncBreakers(w http.ResponseWriter, r *http.Request, p *project
 	}
 	items := make([]breakerItem, len(ins))
 	for i, in := range ins {
-		links, given := in.routerLinks()
-		items[i] = breakerItem{id: deref(in.ID), name: deref(in.Name), links: links, linksGiven: given,
-			spec: func(existing *breaker, prefix string) (breakerSpec, *apiError) {
-				var base breakerSpec
-				if existing != nil {
-					// A sync describes the whole breaker: start from the
-					// defaults, keeping only metadata unless the item sets it.
-					base = breakerSpec{Metadata: existing.spec.Metadata}
-				}
-				return in.apply(base, prefix)
-			}}
+		items[i] = in.syncItem()
 	}
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	plan, aerr := p.planBreakers(items, func(prefix string, it breakerItem, existing *breaker, _ breakerSpec) *apiError {
-		if it.linksGiven {
-			if err := p.checkRouterIDs(prefix+"router_ids", it.links); err != nil {
-				return err
-			}
-		}
-		if existing == nil && it.id != "" && !idPattern.MatchString(it.id) {
-			return fieldErr(prefix+"id", "must be 1 to 64 letters, digits, '_' or '-'")
-		}
-		return nil
-	})
+	plan, aerr := p.planBreakers(items, p.checkSyncItem)
 	if aerr != nil {
 		return aerr
 	}
-	keep := make(map[*breaker]bool, len(plan))
-	for _, c := range plan {
-		if c.existing != nil {
-			keep[c.existing] = true
-		}
-	}
-	for _, b := range p.sortedBreakers() {
-		if !keep[b] {
-			s.removeBreakerLocked(p, b)
-		}
-	}
+	s.removeUnplannedLocked(p, plan)
 	bs := s.applyPlanLocked(p, plan, s.now())
 	out := make([]breakerJSON, len(bs))
 	for i, b := range bs {
@@ -280,6 +250,35 @@ func (s *Server) syncBreakers(w http.ResponseWriter, r *http.Request, p *project
 		writeJSON(w, http.StatusOK, out)
 	} else {
 		writeJSON(w, http.StatusOK, map[string]any{"breakers": out})
+	}
+	return nil
+}
+
+// syncItem returns in as an item of a sync plan. A sync describes the
+// whole breaker: the breaker it matches keeps only its metadata (unless the
+// item sets it), and its links only when the item names none.
+func (in breakerInput) syncItem() breakerItem {
+	links, given := in.routerLinks()
+	return breakerItem{id: deref(in.ID), name: deref(in.Name), links: links, linksGiven: given,
+		spec: func(existing *breaker, prefix string) (breakerSpec, *apiError) {
+			var base breakerSpec
+			if existing != nil {
+				base = breakerSpec{Metadata: existing.spec.Metadata}
+			}
+			return in.apply(base, prefix)
+		}}
+}
+
+// checkSyncItem checks a sync item's links against the project and the ID
+// of a breaker it creates. p.mu is held.
+func (p *project) checkSyncItem(prefix string, it breakerItem, existing *breaker, _ breakerSpec) *apiError {
+	if it.linksGiven {
+		if err := p.checkRouterIDs(prefix+"router_ids", it.links); err != nil {
+			return err
+		}
+	}
+	if existing == nil && it.id != "" && !idPattern.MatchString(it.id) {
+		return fieldErr(prefix+"id", "must be 1 to 64 letters, digits, '_' or '-'")
 	}
 	return nil
 }

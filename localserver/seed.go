@@ -75,6 +75,26 @@ func (sb SeedBreaker) item() breakerItem {
 		spec: func(_ *breaker, prefix string) (breakerSpec, *apiError) { return validateSpec(sb.spec(), prefix) }}
 }
 
+// checkSeedItem returns the check of a seed's breakers: a valid ID that
+// does not belong to a breaker of another name (a seed matches breakers by
+// name), and links to routers of known.
+func checkSeedItem(known map[string]bool) itemCheck {
+	return func(prefix string, it breakerItem, existing *breaker, sp breakerSpec) *apiError {
+		if it.id != "" && !idPattern.MatchString(it.id) {
+			return fieldErr(prefix+"id", "must be 1 to 64 letters, digits, '_' or '-'")
+		}
+		if existing != nil && existing.spec.Name != sp.Name { // matched by ID
+			return fieldErr(prefix+"id", "%q already belongs to breaker %q", it.id, existing.spec.Name)
+		}
+		for _, rid := range it.links {
+			if !known[rid] {
+				return fieldErr(prefix+"router_ids", "no router %q in the seed or the project", rid)
+			}
+		}
+		return nil
+	}
+}
+
 // Seed creates the routers and breakers of seed in project projectID, or
 // updates them when they exist (routers are matched by ID, else by name;
 // breakers by name), so that seeding twice is harmless. Everything is
@@ -101,20 +121,7 @@ func (s *Server) Seed(projectID string, seed Seed) error {
 	for i, sb := range seed.Breakers {
 		items[i] = sb.item()
 	}
-	plan, aerr := p.planBreakers(items, func(prefix string, it breakerItem, existing *breaker, sp breakerSpec) *apiError {
-		if it.id != "" && !idPattern.MatchString(it.id) {
-			return fieldErr(prefix+"id", "must be 1 to 64 letters, digits, '_' or '-'")
-		}
-		if existing != nil && existing.spec.Name != sp.Name { // matched by ID
-			return fieldErr(prefix+"id", "%q already belongs to breaker %q", it.id, existing.spec.Name)
-		}
-		for _, rid := range it.links {
-			if !known[rid] {
-				return fieldErr(prefix+"router_ids", "no router %q in the seed or the project", rid)
-			}
-		}
-		return nil
-	})
+	plan, aerr := p.planBreakers(items, checkSeedItem(known))
 	if aerr != nil {
 		return fmt.Errorf("localserver: seed: %s", aerr.Message)
 	}
