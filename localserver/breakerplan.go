@@ -40,6 +40,8 @@ type itemCheck func(prefix string, it breakerItem, existing *breaker, sp breaker
 func (p *project) planBreakers(items []breakerItem, check itemCheck) ([]breakerChange, *apiError) {
 	plan := make([]breakerChange, len(items))
 	seen := make(map[string]bool, len(items))
+	seenIDs := make(map[string]bool, len(items))
+	matched := make(map[*breaker]bool, len(items))
 	for i, it := range items {
 		prefix := "breakers[" + strconv.Itoa(i) + "]."
 		existing := p.matchBreaker(it.id, it.name)
@@ -51,6 +53,16 @@ func (p *project) planBreakers(items []breakerItem, check itemCheck) ([]breakerC
 			return nil, fieldErr(prefix+"name", "%q is listed twice", sp.Name)
 		}
 		seen[sp.Name] = true
+		// Two items must not describe one breaker: the second would
+		// silently replace the first.
+		if it.id != "" && seenIDs[it.id] {
+			return nil, fieldErr(prefix+"id", "%q is listed twice", it.id)
+		}
+		seenIDs[it.id] = true
+		if existing != nil && matched[existing] {
+			return nil, fieldErr(prefix+"name", "describes breaker %q (%s), which an earlier item already describes", existing.spec.Name, existing.ID)
+		}
+		matched[existing] = true
 		if err := check(prefix, it, existing, sp); err != nil {
 			return nil, err
 		}
