@@ -4,21 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
+	"github.com/tripswitch-otel/tripswitch-go/internal/version"
 )
 
 // DefaultBaseURL is the management API endpoint used unless [WithBaseURL] is given.
 const DefaultBaseURL = "https://api.tripswitch.dev"
 
 const (
-	userAgent = "tripswitch-go-admin/0.1.0"
+	userAgent = "tripswitch-go-admin/" + version.Version
 	// defaultHTTPTimeout bounds one HTTP exchange of the default *http.Client.
 	defaultHTTPTimeout = 30 * time.Second
 	// maxResponseBody bounds how much of a successful response is read.
@@ -86,7 +86,7 @@ func WithBaseURL(u string) Option {
 func WithHTTPClient(hc *http.Client) Option {
 	return optionFunc(func(c *config) {
 		if hc == nil {
-			c.errs = append(c.errs, errors.New("admin: WithHTTPClient: client is nil"))
+			c.errs = append(c.errs, optionError("WithHTTPClient", "client is nil"))
 			return
 		}
 		c.hc = hc
@@ -104,7 +104,7 @@ func WithLogger(l *slog.Logger) Option {
 func WithUserAgentSuffix(s string) Option {
 	return optionFunc(func(c *config) {
 		if strings.ContainsAny(s, "\r\n") {
-			c.errs = append(c.errs, errors.New("admin: WithUserAgentSuffix: suffix contains a line break"))
+			c.errs = append(c.errs, optionError("WithUserAgentSuffix", "suffix contains a line break"))
 			return
 		}
 		c.uaSuffix = strings.TrimSpace(s)
@@ -146,13 +146,14 @@ func WithInsecureHTTP() Option {
 
 // NewClient returns a client that authenticates with apiKey, an admin key
 // ("eb_admin_…"). It fails when the key is empty or contains whitespace, when
-// the base URL is not an absolute http(s) URL, or when an option is invalid.
+// the base URL is not an absolute http(s) URL, or when an option is invalid;
+// every such error matches [ErrInvalidOption].
 func NewClient(apiKey string, opts ...Option) (*Client, error) {
 	if apiKey == "" {
-		return nil, errors.New("admin: API key is empty (an admin key starts with \"eb_admin_\")")
+		return nil, optionError("NewClient", "API key is empty (an admin key starts with \"eb_admin_\")")
 	}
 	if strings.ContainsFunc(apiKey, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return nil, errors.New("admin: API key contains whitespace or control characters")
+		return nil, optionError("NewClient", "API key contains whitespace or control characters")
 	}
 	cfg := config{
 		baseURL:  DefaultBaseURL,
@@ -215,42 +216,30 @@ func (c *Client) GoString() string { return c.String() }
 // e.g. UpdateBreakerInput{Threshold: admin.Ptr(0.0)}.
 func Ptr[T any](v T) *T { return &v }
 
+// normalizeBaseURL checks the base URL and returns it without a trailing
+// slash.
 func normalizeBaseURL(raw string, insecure bool) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	u, err := httpx.ParseBaseURL(strings.TrimSpace(raw))
 	if err != nil {
-		return "", fmt.Errorf("admin: base URL %q is not a URL: %w", raw, unwrapURLError(err))
+		return "", optionError("WithBaseURL", "%v", err)
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return "", fmt.Errorf("admin: base URL %q must use http or https", u.Redacted())
-	}
-	if u.Host == "" {
-		return "", fmt.Errorf("admin: base URL %q has no host", u.Redacted())
-	}
-	if u.User != nil {
-		return "", errors.New("admin: base URL must not contain user information")
-	}
-	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("admin: base URL %q must not have a query or fragment", u.Redacted())
-	}
-	if u.Scheme == "http" && !insecure && !isLoopback(u.Hostname()) {
-		return "", fmt.Errorf("admin: refusing to send the admin key over plain http to %q; use https, a loopback host, or WithInsecureHTTP", u.Host)
+	if !insecure && httpx.PlainHTTPToRemote(u) {
+		return "", optionError("WithBaseURL", "refusing to send the admin key over plain http to %q; use https, a loopback host, or WithInsecureHTTP", u.Host)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+// optionError reports an invalid argument of NewClient or an invalid option;
+// it matches [ErrInvalidOption].
+func optionError(option, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrInvalidOption, option, fmt.Sprintf(format, args...))
 }
 
 // guardRedirect refuses redirects to plain http on a non-loopback host (unless
 // insecure), then defers to the caller's policy.
 func guardRedirect(next func(*http.Request, []*http.Request) error, insecure bool) func(*http.Request, []*http.Request) error {
 	return func(req *http.Request, via []*http.Request) error {
-		if !insecure && req.URL.Scheme == "http" && !isLoopback(req.URL.Hostname()) {
+		if !insecure && httpx.PlainHTTPToRemote(req.URL) {
 			return fmt.Errorf("admin: refusing redirect to plain http host %q", req.URL.Host)
 		}
 		if next != nil {
@@ -261,17 +250,4 @@ func guardRedirect(next func(*http.Request, []*http.Request) error, insecure boo
 		}
 		return nil
 	}
-}
-
-func unwrapURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err
-	}
-	return err
-}
-
-func drain(body io.ReadCloser) {
-	_, _ = io.CopyN(io.Discard, body, 4<<10)
-	_ = body.Close()
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/version"
 )
 
 func TestNewClientValidation(t *testing.T) {
@@ -26,6 +28,8 @@ func TestNewClientValidation(t *testing.T) {
 		{"http loopback v4", testKey, []Option{WithBaseURL("http://127.0.0.1:8080")}, ""},
 		{"http loopback v6", testKey, []Option{WithBaseURL("http://[::1]:8080")}, ""},
 		{"http localhost", testKey, []Option{WithBaseURL("http://localhost:8080")}, ""},
+		{"http localhost in capitals", testKey, []Option{WithBaseURL("http://LOCALHOST:8080")}, ""},
+		{"http name under localhost", testKey, []Option{WithBaseURL("http://api.Localhost:8080")}, ""},
 		{"http remote refused", testKey, []Option{WithBaseURL("http://api.example.com")}, "WithInsecureHTTP"},
 		{"http remote allowed", testKey, []Option{WithBaseURL("http://api.example.com"), WithInsecureHTTP()}, ""},
 		{"not a URL", testKey, []Option{WithBaseURL("://nope")}, "not a URL"},
@@ -37,6 +41,8 @@ func TestNewClientValidation(t *testing.T) {
 		{"nil http client", testKey, []Option{WithHTTPClient(nil)}, "nil"},
 		{"user agent newline", testKey, []Option{WithUserAgentSuffix("a\r\nX: y")}, "line break"},
 		{"nil option ignored", testKey, []Option{nil}, ""},
+		{"negative retry attempts", testKey, []Option{WithRetryPolicy(RetryPolicy{MaxAttempts: -1})}, "MaxAttempts"},
+		{"negative retry delay", testKey, []Option{WithRetryPolicy(RetryPolicy{BaseDelay: -1})}, "BaseDelay"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -49,6 +55,9 @@ func TestNewClientValidation(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.wantErr)
+			}
+			if !errors.Is(err, ErrInvalidOption) {
+				t.Errorf("err = %v, want it to match ErrInvalidOption", err)
 			}
 			if tt.key != "" && strings.Contains(err.Error(), tt.key) {
 				t.Errorf("error %q contains the key", err)
@@ -101,7 +110,7 @@ func TestRequestHeadersAndOptions(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", k, got, v)
 		}
 	}
-	if ua := h.Get("User-Agent"); !strings.HasPrefix(ua, "tripswitch-go-admin/") || !strings.HasSuffix(ua, " deploy/1.2") {
+	if ua := h.Get("User-Agent"); ua != "tripswitch-go-admin/"+version.Version+" deploy/1.2" {
 		t.Errorf("User-Agent %q", ua)
 	}
 }

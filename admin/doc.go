@@ -41,7 +41,8 @@
 //
 // Deleting a workspace or a project requires its current name as a
 // confirmation; on a mismatch nothing is deleted and the error matches
-// [ErrNameMismatch].
+// [ErrNameMismatch]. [NewClient] refuses an empty key, a bad base URL or an
+// invalid option with an error that names it and matches [ErrInvalidOption].
 //
 // # Retries
 //

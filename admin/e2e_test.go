@@ -504,7 +504,7 @@ func TestE2ENotificationChannels(t *testing.T) {
 
 func TestE2EEvents(t *testing.T) {
 	clock := localservertest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-	srv, c := startLocal(t, func(cfg *localserver.Config) { cfg.Now = clock.Now })
+	srv, c := startLocal(t, localservertest.WithClock(clock))
 	ctx := context.Background()
 	pid := srv.Credentials().ProjectID
 	var ids []string

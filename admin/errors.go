@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // Sentinel errors. Every failed API call returns an [*APIError], which matches
@@ -45,6 +48,10 @@ var (
 	// name it looks up, so it cannot tell which one to update. Nothing was
 	// created or changed; the error names the routers' IDs.
 	ErrDuplicateName = errors.New("admin: more than one object has this name")
+	// ErrInvalidOption: [NewClient] was given an argument or option it cannot
+	// take. Returned wrapped, naming the option (or "NewClient" for its
+	// arguments).
+	ErrInvalidOption = errors.New("admin: invalid option")
 )
 
 // APIError describes a failed API call: an error status from the server
@@ -191,7 +198,7 @@ func parseErrorResponse(method, rawURL string, status int, h http.Header, body [
 	}
 	if h != nil {
 		e.RequestID = sanitize(h.Get("X-Request-ID"), maxCodeLen, secret)
-		if d, ok := parseRetryAfter(h.Get("Retry-After"), now); ok {
+		if d, ok := httpx.ParseRetryAfter(h.Get("Retry-After"), now); ok {
 			e.RetryAfter = d
 		}
 	}
@@ -268,37 +275,12 @@ func redact(s, secret string) string {
 	return s
 }
 
-// parseRetryAfter reads a Retry-After value: non-negative delay seconds or an
-// HTTP date (a date in the past means 0).
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		const maxSeconds = int64(1<<63-1) / int64(time.Second)
-		if n > maxSeconds {
-			n = maxSeconds
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	d := t.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	return d, true
-}
-
 // transportError builds the error for a request that got no usable response.
 func transportError(method, rawURL string, err error, secret string) *APIError {
-	cause := unwrapURLError(err)
+	cause := err
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		cause = ue.Err
+	}
 	return &APIError{
 		Method: method,
 		URL:    rawURL,

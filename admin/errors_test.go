@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 var sentinels = []error{
@@ -135,32 +134,5 @@ func TestErrorBodyVariants(t *testing.T) {
 				t.Errorf("code %q message %q, want %q %q", e.Code, e.Message, tt.code, tt.msg)
 			}
 		})
-	}
-}
-
-func TestRetryAfterParsing(t *testing.T) {
-	tests := []struct {
-		in   string
-		want time.Duration
-		ok   bool
-	}{
-		{"0", 0, true},
-		{"7", 7 * time.Second, true},
-		{" 120 ", 120 * time.Second, true},
-		{fixedNow.Add(12 * time.Second).Format(http.TimeFormat), 12 * time.Second, true},
-		{fixedNow.Add(-time.Hour).Format(http.TimeFormat), 0, true},
-		{fixedNow.Add(90 * time.Second).Format(time.RFC850), 90 * time.Second, true},
-		{"", 0, false},
-		{"-3", 0, false},
-		{"1.5", 0, false},
-		{"soon", 0, false},
-		{"99999999999999999999", 0, false},
-		{"9223372036854775807", time.Duration(9223372036) * time.Second, true},
-	}
-	for _, tt := range tests {
-		got, ok := parseRetryAfter(tt.in, fixedNow)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
 	}
 }

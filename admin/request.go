@@ -14,6 +14,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // RequestOption adjusts one call.
@@ -258,7 +260,7 @@ func (c *Client) attempt(ctx context.Context, method, target, shownURL string, b
 	if err != nil {
 		return nil, transportError(method, shownURL, err, c.key)
 	}
-	defer drain(resp.Body)
+	defer httpx.DrainClose(resp.Body)
 	if resp.StatusCode >= 400 {
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, c.maxErrBody))
 		return nil, parseErrorResponse(method, shownURL, resp.StatusCode, resp.Header, data, c.now(), c.key)

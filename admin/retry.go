@@ -3,9 +3,10 @@ package admin
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // RetryPolicy says how the client retries a failed request.
@@ -46,13 +47,13 @@ func DefaultRetryPolicy() RetryPolicy {
 func (p RetryPolicy) validate() error {
 	switch {
 	case p.MaxAttempts < 0:
-		return fmt.Errorf("admin: RetryPolicy.MaxAttempts %d is negative", p.MaxAttempts)
+		return optionError("WithRetryPolicy", "RetryPolicy.MaxAttempts %d is negative", p.MaxAttempts)
 	case p.BaseDelay < 0:
-		return fmt.Errorf("admin: RetryPolicy.BaseDelay %v is negative", p.BaseDelay)
+		return optionError("WithRetryPolicy", "RetryPolicy.BaseDelay %v is negative", p.BaseDelay)
 	case p.MaxDelay < 0:
-		return fmt.Errorf("admin: RetryPolicy.MaxDelay %v is negative", p.MaxDelay)
+		return optionError("WithRetryPolicy", "RetryPolicy.MaxDelay %v is negative", p.MaxDelay)
 	case p.MaxRetryAfter < 0:
-		return fmt.Errorf("admin: RetryPolicy.MaxRetryAfter %v is negative", p.MaxRetryAfter)
+		return optionError("WithRetryPolicy", "RetryPolicy.MaxRetryAfter %v is negative", p.MaxRetryAfter)
 	}
 	return nil
 }
@@ -79,21 +80,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 
 // backoff returns the delay before retry n (1-based); u is uniform in [0,1).
 func (p RetryPolicy) backoff(n int, u float64, retryAfter time.Duration) time.Duration {
-	d := p.BaseDelay
-	for i := 1; i < n && d < p.MaxDelay; i++ {
-		d *= 2
-	}
-	if d > p.MaxDelay {
-		d = p.MaxDelay
-	}
-	if u < 0 || u >= 1 {
-		u = 0
-	}
-	d = d/2 + time.Duration(u*float64(d/2))
-	if retryAfter > d {
-		d = retryAfter
-	}
-	return d
+	d := httpx.Jitter(httpx.Exponential(p.BaseDelay, p.MaxDelay, n), 0.5, 0.5, u)
+	return max(d, retryAfter)
 }
 
 // canRetryMethod reports whether a request may be sent again.

@@ -3,6 +3,7 @@ package localserver_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -358,5 +359,39 @@ func TestBreakerCarriesRouterIDForOlderClients(t *testing.T) {
 	list := call(t, "GET", projectURL(srv, "/breakers"), c.AdminKey, nil).json(t)["breakers"].([]any)
 	if list[0].(map[string]any)["router_id"] != "rtr_a" {
 		t.Fatalf("listed breaker %v", list[0])
+	}
+}
+
+// A setting of the wrong JSON type is named as the request names it, in a
+// create, a PATCH and a sync alike; a null keeps the setting.
+func TestBreakerSettingTypeErrorsNameTheField(t *testing.T) {
+	srv := localservertest.Start(t)
+	localservertest.Seed(t, srv, errorRateSeed)
+	key := srv.Credentials().AdminKey
+	create := `{"name":"n","metric":"m","kind":"max","op":"gt","threshold":1,`
+	tests := []struct {
+		name, method, path, body string
+		field                    string
+	}{
+		{"create", "POST", "/breakers", create + `"min_count":true}`, "min_count"},
+		{"create ramp steps", "POST", "/breakers", create + `"recovery_allow_rate_ramp_steps":"x"}`, "recovery_allow_rate_ramp_steps"},
+		{"patch", "PATCH", "/breakers/errors", `{"window_ms":"x"}`, "window_ms"},
+		{"patch fraction", "PATCH", "/breakers/errors", `{"window_ms":1.5}`, "window_ms"},
+		{"patch wrapped", "PATCH", "/breakers/errors", `{"breaker":{"half_open_backoff_cap_ms":"x"}}`, "half_open_backoff_cap_ms"},
+		{"sync item", "PUT", "/breakers", `[` + create + `"cooldown_ms":"s"}]`, "breakers[0].cooldown_ms"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, tt.method, projectURL(srv, tt.path), key, tt.body)
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+			if got := r.json(t)["field"]; got != tt.field {
+				t.Errorf("field %v, want %q", got, tt.field)
+			}
+		})
+	}
+	r := call(t, "PATCH", projectURL(srv, "/breakers/errors"), key, `{"window_ms":null,"threshold":0.25}`)
+	wantStatus(t, r, http.StatusOK)
+	if b := r.json(t)["breaker"].(map[string]any); b["window_ms"] != 10_000.0 || b["threshold"] != 0.25 {
+		t.Errorf("after a PATCH with a null window_ms: window_ms %v threshold %v, want 10000 and 0.25", b["window_ms"], b["threshold"])
 	}
 }

@@ -132,3 +132,68 @@ func TestSampleMemoryIsBoundedInBytes(t *testing.T) {
 		}
 	}
 }
+
+// A seed that names a router twice links the breaker once, so that each
+// sample is counted once.
+func TestSeedRepeatedRouterLinksOnce(t *testing.T) {
+	srv, clock := start(t)
+	c := srv.Credentials()
+	localservertest.Seed(t, srv, localserver.Seed{
+		Routers:  []localserver.SeedRouter{{ID: "rtr_a", Name: "a"}},
+		Breakers: []localserver.SeedBreaker{{Name: "n", Metric: "m", Kind: "count", Op: "gt", Threshold: 100, RouterIDs: []string{"rtr_a", "rtr_a"}}},
+	})
+	b := call(t, "GET", projectURL(srv, "/breakers/n"), c.AdminKey, nil).json(t)["breaker"].(map[string]any)
+	if ids := fmt.Sprint(b["router_ids"]); ids != "[rtr_a]" {
+		t.Errorf("router_ids = %s, want [rtr_a]", ids)
+	}
+	wantStatus(t, ingest(t, srv, clock.Now(), localserver.Sample{RouterID: "rtr_a", Metric: "m", TsMs: clock.Now().UnixMilli(), OK: true}), 202)
+	if _, n, err := srv.Aggregate(c.ProjectID, "n"); err != nil || n != 1 {
+		t.Errorf("Aggregate counts %d samples (%v), want 1", n, err)
+	}
+}
+
+// Two items of a sync or a seed that describe one breaker are refused, and
+// nothing changes: before, the second silently replaced the first.
+func TestPlanRefusesTwoItemsForOneBreaker(t *testing.T) {
+	srv := localservertest.Start(t)
+	localservertest.Seed(t, srv, errorRateSeed)
+	c := srv.Credentials()
+	item := func(id, name string) string {
+		s := `{"name":"` + name + `","metric":"m","kind":"max","op":"gt","threshold":1`
+		if id != "" {
+			s += `,"id":"` + id + `"`
+		}
+		return s + "}"
+	}
+	for _, tt := range []struct {
+		name, body, field string
+	}{
+		{"new ID twice", "[" + item("brk_x", "a") + "," + item("brk_x", "b") + "]", "breakers[1].id"},
+		{"existing matched by ID and by name", "[" + item("", "errors") + "," + item(errorRateID(t, srv), "renamed") + "]", "breakers[1].name"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := call(t, "PUT", projectURL(srv, "/breakers"), c.AdminKey, tt.body)
+			wantStatus(t, r, http.StatusUnprocessableEntity)
+			if f := r.json(t)["field"]; f != tt.field {
+				t.Errorf("field %v, want %q", f, tt.field)
+			}
+			list := call(t, "GET", projectURL(srv, "/breakers"), c.AdminKey, nil).json(t)
+			if list["count"] != 1.0 || list["breakers"].([]any)[0].(map[string]any)["name"] != "errors" {
+				t.Errorf("breakers changed by a refused sync: %v", list)
+			}
+		})
+	}
+	seed := localserver.Seed{Breakers: []localserver.SeedBreaker{
+		{ID: "brk_s", Name: "s1", Metric: "m", Kind: "max", Op: "gt"},
+		{ID: "brk_s", Name: "s2", Metric: "m", Kind: "max", Op: "gt"},
+	}}
+	if err := srv.Seed(c.ProjectID, seed); err == nil || !strings.Contains(err.Error(), "breakers[1].id") {
+		t.Errorf("seed naming one ID twice: %v, want an error naming breakers[1].id", err)
+	}
+}
+
+func errorRateID(t *testing.T, srv *localserver.Server) string {
+	t.Helper()
+	b := call(t, "GET", projectURL(srv, "/breakers/errors"), srv.Credentials().AdminKey, nil).json(t)["breaker"].(map[string]any)
+	return b["id"].(string)
+}

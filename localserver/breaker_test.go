@@ -125,7 +125,7 @@ func TestForceStatePushesAndRecords(t *testing.T) {
 }
 
 func TestEvaluationLoopRunsWithoutHelp(t *testing.T) {
-	srv := localservertest.Start(t, func(cfg *localserver.Config) { cfg.EvalTick = 10 * time.Millisecond })
+	srv := localservertest.Start(t, localservertest.WithEvalTick(10*time.Millisecond))
 	localservertest.Seed(t, srv, localserver.Seed{
 		Routers: []localserver.SeedRouter{{ID: "rtr_a", Name: "a"}},
 		Breakers: []localserver.SeedBreaker{{Name: "fast", Metric: "m", Kind: "count", Op: "gte", Threshold: 3,

@@ -1,6 +1,7 @@
 package localserver
 
 import (
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -29,9 +30,15 @@ type Config struct {
 	IngestSecret string
 	// Now is the clock used for breaker evaluation, ingest timestamp checks
 	// and every timestamp the server reports. Nil means time.Now.
+	//
+	// Deprecated: Now is a test setting; tests start servers with
+	// localservertest.Start and localservertest.WithClock. It keeps working.
 	Now func() time.Time
 	// PingInterval is the period of the ": ping" comments on state streams.
 	// Zero means 15s.
+	//
+	// Deprecated: PingInterval is a test setting; tests use
+	// localservertest.WithPingInterval. It keeps working.
 	PingInterval time.Duration
 	// DataFile is the JSON file that holds all state across restarts. Empty
 	// means in-memory only.
@@ -55,6 +62,9 @@ type Config struct {
 	RateBurst int
 	// EvalTick is how often the evaluation loop started by Start looks for
 	// breakers that are due. Zero means 100ms.
+	//
+	// Deprecated: EvalTick is a test setting; tests use
+	// localservertest.WithEvalTick. It keeps working.
 	EvalTick time.Duration
 	// SampleLimit is the number of most recent samples kept per project for
 	// [Server.Samples]. Zero means 100,000; older samples are forgotten.
@@ -197,11 +207,8 @@ func normalizeSecret(s string) (string, error) {
 	if len(s) != 64 {
 		return "", fmt.Errorf("localserver: ingest secret must be 64 hex characters (optionally prefixed with \"ik_\"), got %d characters", len(s))
 	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if !(ch >= '0' && ch <= '9' || ch >= 'a' && ch <= 'f' || ch >= 'A' && ch <= 'F') {
-			return "", fmt.Errorf("localserver: ingest secret must be 64 hex characters (optionally prefixed with \"ik_\")")
-		}
+	if _, err := hex.DecodeString(s); err != nil {
+		return "", fmt.Errorf("localserver: ingest secret must be 64 hex characters (optionally prefixed with \"ik_\")")
 	}
 	return strings.ToLower(s), nil
 }

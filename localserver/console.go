@@ -290,7 +290,7 @@ func (s *Server) consoleSnapshot(p *project) (consoleSnapshot, uint64, consoleSt
 	srcs := make([]historySource, 0, len(bs))
 	for _, b := range bs {
 		snap.Breakers = append(snap.Breakers, consoleBreakerView(b))
-		srcs = append(srcs, historySource{id: b.ID, cfg: b.spec.engineConfig()})
+		srcs = append(srcs, historySource{id: b.ID, cfg: b.spec.Config})
 	}
 	for _, rt := range p.sortedRouters() {
 		snap.Routers = append(snap.Routers, consoleRouter{ID: rt.ID, Name: rt.Name})
@@ -312,7 +312,7 @@ func (s *Server) consoleSnapshot(p *project) (consoleSnapshot, uint64, consoleSt
 }
 
 func consoleBreakerView(b *breaker) consoleBreaker {
-	cfg := b.spec.engineConfig().Normalize()
+	cfg := b.spec.Config.Normalize()
 	ids := slices.Clone(b.routerIDs)
 	if ids == nil {
 		ids = []string{}

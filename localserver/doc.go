@@ -16,7 +16,7 @@
 // loop that [Server.Start] runs (or on demand with [Server.Evaluate]); every
 // transition is an event, listed by the events endpoint and pushed at once to
 // every state stream of the project. Streams start with a snapshot of every
-// breaker, carry ": ping" comments every PingInterval, and end on
+// breaker, carry ": ping" comments every 15 seconds, and end on
 // [Server.Shutdown]. A stream that falls more than 256 events behind is
 // closed so that its client reconnects and receives a fresh snapshot.
 //

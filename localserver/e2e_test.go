@@ -17,7 +17,7 @@ import (
 // over the state stream and rejects calls, after the cooldown it is
 // half-open with a partial allow rate, and successful calls close it.
 func TestEndToEndWithRuntimeClient(t *testing.T) {
-	srv := localservertest.Start(t, func(c *localserver.Config) { c.EvalTick = 10 * time.Millisecond })
+	srv := localservertest.Start(t, localservertest.WithEvalTick(10*time.Millisecond))
 	localservertest.Seed(t, srv, localserver.Seed{
 		Routers: []localserver.SeedRouter{{ID: "rtr_e2e", Name: "e2e"}},
 		Breakers: []localserver.SeedBreaker{{

@@ -95,6 +95,8 @@ func FuzzAdminDecode(f *testing.F) {
 	f.Add([]byte(`{"metadata":{"a":"b"}}`))
 	f.Add([]byte(`{"name":1e400}`))
 	f.Add([]byte(`[`))
+	f.Add([]byte(`{"window_ms":"x","cooldown_ms":null}`))
+	f.Add([]byte(`[{"name":"b","metric":"m","kind":"max","op":"gt","threshold":1},{"min_count":true}]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if in, err := unmarshalBreakerInput(body, true); err == nil {
 			if sp, aerr := in.apply(breakerSpec{}, ""); aerr == nil {
@@ -115,6 +117,15 @@ func FuzzAdminDecode(f *testing.F) {
 			if r, aerr := in.apply(router{}); aerr == nil {
 				if _, aerr := (routerInput{}).apply(r); aerr != nil {
 					t.Fatalf("accepted router fails re-validation: %v", aerr)
+				}
+			}
+		} else {
+			checkDecodeError(t, err)
+		}
+		if ins, err := decodeSyncBody(body); err == nil {
+			for i, in := range ins {
+				if _, aerr := in.apply(breakerSpec{}, "breakers[0]."); aerr != nil && !strings.HasPrefix(aerr.Field, "breakers[0].") {
+					t.Fatalf("sync item %d: error field %q lacks the item prefix", i, aerr.Field)
 				}
 			}
 		} else {
@@ -141,6 +152,9 @@ func checkDecodeError(t *testing.T, err error) {
 	ae, ok := err.(*apiError)
 	if !ok || (ae.Status != 400 && ae.Status != 422) || ae.Message == "" {
 		t.Fatalf("decode error %#v", err)
+	}
+	if strings.Contains(ae.Field, "Config.") {
+		t.Fatalf("decode error names a Go field path: %q", ae.Field)
 	}
 }
 

@@ -222,7 +222,7 @@ func (s *Server) restore(doc *dataDoc) error {
 			}
 			b := &breaker{seq: bd.Seq, ID: bd.ID, spec: sp, routerIDs: bd.RouterIDs, stateAt: bd.StateAt,
 				InsertedAt: bd.InsertedAt, UpdatedAt: bd.UpdatedAt}
-			b.eng = engine.New(sp.engineConfig(), now.UnixMilli())
+			b.eng = engine.New(sp.Config, now.UnixMilli())
 			switch st := engine.State(bd.State); st {
 			case engine.Open, engine.HalfOpen:
 				b.eng.Force(st, bd.AllowRate, bd.StateAt.UnixMilli())

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/tripswitch-otel/tripswitch-go/localserver/internal/engine"
 )
 
 // Seed is a set of routers and breakers to create in a project. It is also
@@ -49,14 +51,47 @@ type SeedBreaker struct {
 	RouterIDs                   []string           `json:"router_ids"`
 }
 
+// spec returns the configuration sb describes, before validation.
 func (sb SeedBreaker) spec() breakerSpec {
 	return breakerSpec{
-		Name: sb.Name, Metric: sb.Metric, Kind: sb.Kind, KindParams: sb.KindParams, Op: sb.Op, Threshold: sb.Threshold,
-		WindowMs: sb.WindowMs, MinCount: sb.MinCount, MinStateDurationMs: sb.MinStateDurationMs, CooldownMs: sb.CooldownMs,
-		EvalIntervalMs: sb.EvalIntervalMs, HalfOpenConfirmationMs: sb.HalfOpenConfirmationMs,
-		HalfOpenBackoffEnabled: sb.HalfOpenBackoffEnabled, HalfOpenBackoffCapMs: sb.HalfOpenBackoffCapMs,
-		HalfOpenIndeterminatePolicy: sb.HalfOpenIndeterminatePolicy, RecoveryWindowMs: sb.RecoveryWindowMs,
-		RecoveryAllowRateRampSteps: sb.RecoveryAllowRateRampSteps, Actions: sb.Actions, Metadata: sb.Metadata,
+		Name: sb.Name,
+		Config: engine.Config{
+			Metric: sb.Metric, Kind: sb.Kind, KindParams: sb.KindParams, Op: sb.Op, Threshold: sb.Threshold,
+			WindowMs: sb.WindowMs, MinCount: sb.MinCount, MinStateDurationMs: sb.MinStateDurationMs,
+			CooldownMs: sb.CooldownMs, EvalIntervalMs: sb.EvalIntervalMs,
+			HalfOpenConfirmationMs: sb.HalfOpenConfirmationMs, HalfOpenBackoffEnabled: sb.HalfOpenBackoffEnabled,
+			HalfOpenBackoffCapMs: sb.HalfOpenBackoffCapMs, HalfOpenIndeterminatePolicy: sb.HalfOpenIndeterminatePolicy,
+			RecoveryWindowMs: sb.RecoveryWindowMs, RecoveryAllowRateRampSteps: sb.RecoveryAllowRateRampSteps,
+		},
+		Actions: sb.Actions, Metadata: sb.Metadata,
+	}
+}
+
+// item returns sb as an item of a breaker plan. A seed describes the whole
+// breaker, so the breaker it matches keeps nothing of its configuration,
+// and its links are always set.
+func (sb SeedBreaker) item() breakerItem {
+	return breakerItem{id: sb.ID, name: sb.Name, links: dedup(sb.RouterIDs), linksGiven: true,
+		spec: func(_ *breaker, prefix string) (breakerSpec, *apiError) { return validateSpec(sb.spec(), prefix) }}
+}
+
+// checkSeedItem returns the check of a seed's breakers: a valid ID that
+// does not belong to a breaker of another name (a seed matches breakers by
+// name), and links to routers of known.
+func checkSeedItem(known map[string]bool) itemCheck {
+	return func(prefix string, it breakerItem, existing *breaker, sp breakerSpec) *apiError {
+		if it.id != "" && !idPattern.MatchString(it.id) {
+			return fieldErr(prefix+"id", "must be 1 to 64 letters, digits, '_' or '-'")
+		}
+		if existing != nil && existing.spec.Name != sp.Name { // matched by ID
+			return fieldErr(prefix+"id", "%q already belongs to breaker %q", it.id, existing.spec.Name)
+		}
+		for _, rid := range it.links {
+			if !known[rid] {
+				return fieldErr(prefix+"router_ids", "no router %q in the seed or the project", rid)
+			}
+		}
+		return nil
 	}
 }
 
@@ -73,27 +108,58 @@ func (s *Server) Seed(projectID string, seed Seed) error {
 	if p == nil {
 		return notFound("project", projectID)
 	}
-	type plannedRouter struct {
-		existing *router
-		r        router
-		id       string
-	}
-	routers := make([]plannedRouter, len(seed.Routers))
-	specs := make([]breakerSpec, len(seed.Breakers))
-
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.deleted {
 		return notFound("project", projectID)
 	}
-	known := map[string]bool{}
+	routers, known, err := p.planSeedRouters(seed.Routers)
+	if err != nil {
+		return err
+	}
+	items := make([]breakerItem, len(seed.Breakers))
+	for i, sb := range seed.Breakers {
+		items[i] = sb.item()
+	}
+	plan, aerr := p.planBreakers(items, checkSeedItem(known))
+	if aerr != nil {
+		return fmt.Errorf("localserver: seed: %s", aerr.Message)
+	}
+
+	now := s.now()
+	for _, pr := range routers {
+		if pr.existing != nil {
+			pr.r.UpdatedAt = now
+			*pr.existing = pr.r
+			continue
+		}
+		s.newRouterLocked(p, pr.id, pr.r, createdBy, now)
+	}
+	s.applyPlanLocked(p, plan, now)
+	return nil
+}
+
+// plannedRouter is a validated router of a seed: the router it updates
+// (nil to create one) and what that router becomes.
+type plannedRouter struct {
+	existing *router
+	r        router
+	id       string
+}
+
+// planSeedRouters validates the routers of a seed and returns them with
+// the IDs of every router a seed breaker may link to: the project's and
+// the seed's. p.mu is held.
+func (p *project) planSeedRouters(srs []SeedRouter) ([]plannedRouter, map[string]bool, error) {
+	routers := make([]plannedRouter, len(srs))
+	known := make(map[string]bool, len(p.routers)+len(srs))
 	for id := range p.routers {
 		known[id] = true
 	}
-	for i, sr := range seed.Routers {
+	for i, sr := range srs {
 		prefix := "routers[" + strconv.Itoa(i) + "]."
 		if sr.ID != "" && !idPattern.MatchString(sr.ID) {
-			return fmt.Errorf("localserver: seed: %sid: must be 1 to 64 letters, digits, '_' or '-'", prefix)
+			return nil, nil, fmt.Errorf("localserver: seed: %sid: must be 1 to 64 letters, digits, '_' or '-'", prefix)
 		}
 		var existing *router
 		if sr.ID != "" {
@@ -113,7 +179,7 @@ func (s *Server) Seed(projectID string, seed Seed) error {
 		md := sr.Metadata
 		r, aerr := routerInput{Name: &sr.Name, Mode: &sr.Mode, Metadata: &md}.apply(base)
 		if aerr != nil {
-			return fmt.Errorf("localserver: seed: %s%s", prefix, aerr.Message)
+			return nil, nil, fmt.Errorf("localserver: seed: %s%s", prefix, aerr.Message)
 		}
 		id := sr.ID
 		if existing == nil && id == "" {
@@ -125,50 +191,5 @@ func (s *Server) Seed(projectID string, seed Seed) error {
 		known[id] = true
 		routers[i] = plannedRouter{existing: existing, r: r, id: id}
 	}
-	names := map[string]bool{}
-	for i, sb := range seed.Breakers {
-		prefix := "breakers[" + strconv.Itoa(i) + "]."
-		sp, aerr := validateSpec(sb.spec(), prefix)
-		if aerr != nil {
-			return fmt.Errorf("localserver: seed: %s", aerr.Message)
-		}
-		if names[sp.Name] {
-			return fmt.Errorf("localserver: seed: %sname: %q is listed twice", prefix, sp.Name)
-		}
-		names[sp.Name] = true
-		if sb.ID != "" && !idPattern.MatchString(sb.ID) {
-			return fmt.Errorf("localserver: seed: %sid: must be 1 to 64 letters, digits, '_' or '-'", prefix)
-		}
-		if other := p.breakers[sb.ID]; sb.ID != "" && other != nil && other.spec.Name != sp.Name {
-			return fmt.Errorf("localserver: seed: %sid: %q already belongs to breaker %q", prefix, sb.ID, other.spec.Name)
-		}
-		for _, rid := range sb.RouterIDs {
-			if !known[rid] {
-				return fmt.Errorf("localserver: seed: %srouter_ids: no router %q in the seed or the project", prefix, rid)
-			}
-		}
-		specs[i] = sp
-	}
-
-	now := s.now()
-	for _, pr := range routers {
-		if pr.existing != nil {
-			pr.r.UpdatedAt = now
-			*pr.existing = pr.r
-			continue
-		}
-		s.newRouterLocked(p, pr.id, pr.r, createdBy, now)
-	}
-	for i, sb := range seed.Breakers {
-		links := append([]string(nil), sb.RouterIDs...)
-		if b := p.byName[specs[i].Name]; b != nil {
-			s.reconfigureLocked(p, b, specs[i], links, true)
-			continue
-		}
-		b := s.newBreakerLocked(p, sb.ID, specs[i], links, now)
-		s.publishLocked(p, b)
-	}
-	p.rebuildIndex()
-	s.markDirty()
-	return nil
+	return routers, known, nil
 }

@@ -98,7 +98,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.applyConfig(); err != nil {
 		return nil, err
 	}
-	s.handler = s.withBodyDeadline(s.routes())
+	s.handler = s.withBodyDeadline(s.mux())
 	return s, nil
 }
 

@@ -102,98 +102,11 @@ func newProject(seq uint64, id, wsID, name string, secret string, now time.Time,
 	return p
 }
 
+// setSecret installs a secret already checked by normalizeSecret.
 func (p *project) setSecret(hexSecret string) {
-	raw := make([]byte, len(hexSecret)/2)
-	for i := range raw {
-		raw[i] = unhex(hexSecret[2*i])<<4 | unhex(hexSecret[2*i+1])
-	}
+	raw, _ := hex.DecodeString(hexSecret)
 	sum := sha256.Sum256(raw)
 	p.secret.Store(&ingestKey{hex: hexSecret, raw: raw, id: hex.EncodeToString(sum[:8])})
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10
-	}
-	return 0
-}
-
-// breakerSpec is the user-visible configuration of a breaker, with defaults
-// filled in.
-type breakerSpec struct {
-	Name                        string             `json:"name"`
-	Metric                      string             `json:"metric"`
-	Kind                        string             `json:"kind"`
-	KindParams                  map[string]float64 `json:"kind_params"`
-	Op                          string             `json:"op"`
-	Threshold                   float64            `json:"threshold"`
-	WindowMs                    int64              `json:"window_ms"`
-	MinCount                    int64              `json:"min_count"`
-	MinStateDurationMs          int64              `json:"min_state_duration_ms"`
-	CooldownMs                  int64              `json:"cooldown_ms"`
-	EvalIntervalMs              int64              `json:"eval_interval_ms"`
-	HalfOpenConfirmationMs      int64              `json:"half_open_confirmation_ms"`
-	HalfOpenBackoffEnabled      bool               `json:"half_open_backoff_enabled"`
-	HalfOpenBackoffCapMs        int64              `json:"half_open_backoff_cap_ms"`
-	HalfOpenIndeterminatePolicy string             `json:"half_open_indeterminate_policy"`
-	RecoveryWindowMs            int64              `json:"recovery_window_ms"`
-	RecoveryAllowRateRampSteps  int                `json:"recovery_allow_rate_ramp_steps"`
-	Actions                     json.RawMessage    `json:"actions,omitempty"`
-	Metadata                    map[string]string  `json:"metadata"`
-}
-
-func (sp breakerSpec) engineConfig() engine.Config {
-	return engine.Config{
-		Metric:                      sp.Metric,
-		Kind:                        sp.Kind,
-		Percentile:                  sp.KindParams["percentile"],
-		Op:                          sp.Op,
-		Threshold:                   sp.Threshold,
-		WindowMs:                    sp.WindowMs,
-		MinCount:                    sp.MinCount,
-		MinStateDurationMs:          sp.MinStateDurationMs,
-		CooldownMs:                  sp.CooldownMs,
-		EvalIntervalMs:              sp.EvalIntervalMs,
-		HalfOpenConfirmationMs:      sp.HalfOpenConfirmationMs,
-		HalfOpenBackoffEnabled:      sp.HalfOpenBackoffEnabled,
-		HalfOpenBackoffCapMs:        sp.HalfOpenBackoffCapMs,
-		HalfOpenIndeterminatePolicy: sp.HalfOpenIndeterminatePolicy,
-		RecoveryWindowMs:            sp.RecoveryWindowMs,
-		RecoveryAllowRateRampSteps:  sp.RecoveryAllowRateRampSteps,
-	}
-}
-
-// withEngineConfig copies the normalised engine values back into the spec.
-func (sp breakerSpec) withEngineConfig(c engine.Config) breakerSpec {
-	sp.Metric = c.Metric
-	sp.Kind = c.Kind
-	if c.Kind == "percentile" {
-		if sp.KindParams == nil {
-			sp.KindParams = map[string]float64{}
-		} else {
-			sp.KindParams = cloneFloatMap(sp.KindParams)
-		}
-		sp.KindParams["percentile"] = c.Percentile
-	}
-	sp.Op = c.Op
-	sp.Threshold = c.Threshold
-	sp.WindowMs = c.WindowMs
-	sp.MinCount = c.MinCount
-	sp.MinStateDurationMs = c.MinStateDurationMs
-	sp.CooldownMs = c.CooldownMs
-	sp.EvalIntervalMs = c.EvalIntervalMs
-	sp.HalfOpenConfirmationMs = c.HalfOpenConfirmationMs
-	sp.HalfOpenBackoffEnabled = c.HalfOpenBackoffEnabled
-	sp.HalfOpenBackoffCapMs = c.HalfOpenBackoffCapMs
-	sp.HalfOpenIndeterminatePolicy = c.HalfOpenIndeterminatePolicy
-	sp.RecoveryWindowMs = c.RecoveryWindowMs
-	sp.RecoveryAllowRateRampSteps = c.RecoveryAllowRateRampSteps
-	return sp
 }
 
 type breaker struct {
@@ -328,14 +241,6 @@ func cmpSeq(a, b uint64) int {
 
 func cloneStringMap(m map[string]string) map[string]string {
 	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
-}
-
-func cloneFloatMap(m map[string]float64) map[string]float64 {
-	out := make(map[string]float64, len(m))
 	for k, v := range m {
 		out[k] = v
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 func TestStreamSnapshotChangesAndPing(t *testing.T) {
-	srv := localservertest.Start(t, func(c *localserver.Config) { c.PingInterval = 20 * time.Millisecond })
+	srv := localservertest.Start(t, localservertest.WithPingInterval(20*time.Millisecond))
 	localservertest.Seed(t, srv, localserver.Seed{Breakers: []localserver.SeedBreaker{
 		{Name: "a", Metric: "m", Kind: "count", Op: "gt", Threshold: 1},
 		{Name: "b", Metric: "m", Kind: "count", Op: "gt", Threshold: 1},

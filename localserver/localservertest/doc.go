@@ -5,7 +5,9 @@
 //	creds := srv.Credentials() // BaseURL, project ID, project key, ingest secret, admin key
 //
 // The server listens on a random loopback port and is shut down when the
-// test ends. Options adjust its [localserver.Config]; [Clock] is a manual
-// clock for tests that control time. Test servers accept samples stamped
+// test ends. Options adjust its [localserver.Config]. The settings only tests
+// need have options of their own: [WithClock] with a manual [Clock] for
+// tests that control time, [WithPingInterval] and [WithEvalTick] for tests
+// that watch streams and transitions. Test servers accept samples stamped
 // with any date ([AnyTimestamp]) unless an option sets SampleWindow.
 package localservertest

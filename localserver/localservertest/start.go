@@ -57,7 +57,23 @@ func Seed(t testing.TB, srv *localserver.Server, seed localserver.Seed) {
 	}
 }
 
-// WithClock makes the server read time from c.
+// WithClock makes the server read time from c: breaker evaluation, ingest
+// timestamp checks and every timestamp it reports. Default: the system
+// clock.
 func WithClock(c *Clock) func(*localserver.Config) {
 	return func(cfg *localserver.Config) { cfg.Now = c.Now }
+}
+
+// WithPingInterval sets the period of the ": ping" comments on state
+// streams, so that a test can see them without waiting. Default: 15s.
+func WithPingInterval(d time.Duration) func(*localserver.Config) {
+	return func(cfg *localserver.Config) { cfg.PingInterval = d }
+}
+
+// WithEvalTick sets how often the server's evaluation loop looks for
+// breakers that are due, so that a test with the system clock sees
+// transitions sooner. Default: 100ms. Tests with a [Clock] call
+// [localserver.Server.Evaluate] instead.
+func WithEvalTick(d time.Duration) func(*localserver.Config) {
+	return func(cfg *localserver.Config) { cfg.EvalTick = d }
 }

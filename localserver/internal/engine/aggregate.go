@@ -40,7 +40,7 @@ func windowAggregate(cfg *Config, w *window) (float64, int) {
 		return math.Sqrt(max(0, w.sumSq.value()/fn-m*m)), n
 	}
 	a, b := w.inWindow()
-	return aggregate(cfg.Kind, cfg.Percentile, a, b, &w.scratch), len(a) + len(b)
+	return aggregate(cfg.Kind, cfg.percentile, a, b, &w.scratch), len(a) + len(b)
 }
 
 // aggregate computes kind over the samples of a followed by those of b

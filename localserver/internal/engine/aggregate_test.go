@@ -47,7 +47,7 @@ func TestAggregateKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(kindLabel(tt.kind, tt.pct), func(t *testing.T) {
-			cfg := Config{Metric: "m", Kind: tt.kind, Percentile: tt.pct, Op: OpGt, Threshold: 1e9}
+			cfg := Config{Metric: "m", Kind: tt.kind, KindParams: pct(tt.pct), Op: OpGt, Threshold: 1e9}
 			b := New(cfg, t0)
 			// Arrive in reverse order: the aggregate must follow timestamps.
 			data := handData()
@@ -72,7 +72,7 @@ func TestAggregateKinds(t *testing.T) {
 
 func TestAggregateEmptyAndSingle(t *testing.T) {
 	for _, k := range kinds {
-		b := New(Config{Metric: "m", Kind: k, Percentile: 99, Op: OpGt}, t0)
+		b := New(Config{Metric: "m", Kind: k, KindParams: pct(99), Op: OpGt}, t0)
 		if v, n := b.Aggregate(t0); v != 0 || n != 0 {
 			t.Errorf("%s on empty window = (%v, %d), want (0, 0)", k, v, n)
 		}

@@ -145,7 +145,7 @@ func (b *Breaker) evalHalfOpen(nowMs int64) (Transition, bool) {
 	lo := max(b.enteredMs, nowMs-b.cfg.RecoveryWindowMs+1)
 	s1, s2 := b.w.since(lo)
 	n := len(s1) + len(s2)
-	v := aggregate(b.cfg.Kind, b.cfg.Percentile, s1, s2, &b.w.scratch)
+	v := aggregate(b.cfg.Kind, b.cfg.percentile, s1, s2, &b.w.scratch)
 	enough := int64(n) >= b.cfg.MinCount
 	policy := b.cfg.HalfOpenIndeterminatePolicy
 

@@ -417,7 +417,7 @@ func TestReasonFormats(t *testing.T) {
 		want  string
 	}{
 		{Config{Metric: "latency", Kind: KindP95, Op: OpGt, Threshold: 500}, 812.3, "p95 812.3 > 500 over 214 samples"},
-		{Config{Metric: "latency", Kind: KindPercentile, Percentile: 99.9, Op: OpGte, Threshold: 1000}, 1000, "p99.9 1000 >= 1000 over 214 samples"},
+		{Config{Metric: "latency", Kind: KindPercentile, KindParams: pct(99.9), Op: OpGte, Threshold: 1000}, 1000, "p99.9 1000 >= 1000 over 214 samples"},
 		{Config{Metric: "latency", Kind: KindMin, Op: OpLt, Threshold: 0.25}, 0.125, "min 0.125 < 0.25 over 214 samples"},
 		{Config{Metric: "latency", Kind: KindAvg, Op: OpLte, Threshold: -3}, -7.5, "avg -7.5 <= -3 over 214 samples"},
 	}

@@ -64,25 +64,43 @@ var ops = []string{OpGt, OpLt, OpGte, OpLte}
 
 var policies = []string{PolicyOptimistic, PolicyConservative, PolicyPessimistic}
 
-// Config is a breaker's evaluation settings. Field meanings follow the
-// breaker fields of the management API; zero means "unset" for every
-// numeric field and is replaced by [Config.Normalize].
+// Config is a breaker's evaluation settings: the one definition of the
+// breaker fields of the management API that drive evaluation. The json tags
+// are the API's field names, and the server embeds Config in the breakers it
+// stores, reports and persists. Zero means "unset" for every numeric field
+// and is replaced by [Config.Normalize].
 type Config struct {
-	Metric     string
-	Kind       string  // error_rate, avg, p95, max, min, sum, stddev, count, percentile, consecutive_failures, delta
-	Percentile float64 // kind_params.percentile for kind "percentile" (e.g. 99); ignored for other kinds
-	Op         string  // gt, lt, gte, lte
-	Threshold  float64
+	Metric string `json:"metric"`
+	// Kind is one of error_rate, avg, p95, max, min, sum, stddev, count,
+	// percentile, consecutive_failures, delta.
+	Kind string `json:"kind"`
+	// KindParams holds the kind's parameters: "percentile" (e.g. 99) for
+	// kind percentile. Other kinds ignore it.
+	KindParams map[string]float64 `json:"kind_params"`
+	Op         string             `json:"op"` // gt, lt, gte, lte
+	Threshold  float64            `json:"threshold"`
 
-	WindowMs, MinCount, MinStateDurationMs, CooldownMs, EvalIntervalMs int64
+	WindowMs           int64 `json:"window_ms"`
+	MinCount           int64 `json:"min_count"`
+	MinStateDurationMs int64 `json:"min_state_duration_ms"`
+	CooldownMs         int64 `json:"cooldown_ms"`
+	EvalIntervalMs     int64 `json:"eval_interval_ms"`
 
-	HalfOpenConfirmationMs      int64
-	HalfOpenBackoffEnabled      bool
-	HalfOpenBackoffCapMs        int64
-	HalfOpenIndeterminatePolicy string // optimistic, conservative, pessimistic
-	RecoveryWindowMs            int64
-	RecoveryAllowRateRampSteps  int
+	HalfOpenConfirmationMs      int64  `json:"half_open_confirmation_ms"`
+	HalfOpenBackoffEnabled      bool   `json:"half_open_backoff_enabled"`
+	HalfOpenBackoffCapMs        int64  `json:"half_open_backoff_cap_ms"`
+	HalfOpenIndeterminatePolicy string `json:"half_open_indeterminate_policy"` // optimistic, conservative, pessimistic
+	RecoveryWindowMs            int64  `json:"recovery_window_ms"`
+	RecoveryAllowRateRampSteps  int    `json:"recovery_allow_rate_ramp_steps"`
+
+	// percentile caches KindParams["percentile"] for evaluation; set by
+	// Normalize.
+	percentile float64
 }
+
+// Percentile returns the percentile of kind percentile
+// (kind_params.percentile), 0 when unset.
+func (c Config) Percentile() float64 { return c.KindParams["percentile"] }
 
 // Normalize returns a copy of c with every unset field replaced by its
 // default: window_ms 60 s, min_count 1, cooldown_ms 30 s, eval_interval_ms
@@ -119,6 +137,7 @@ func (c Config) Normalize() Config {
 	if c.HalfOpenBackoffCapMs == 0 {
 		c.HalfOpenBackoffCapMs = DefaultBackoffCapFactor * c.CooldownMs
 	}
+	c.percentile = c.Percentile()
 	return c
 }
 
@@ -148,8 +167,8 @@ func (c Config) Validate() error {
 	if !contains(kinds, c.Kind) {
 		return fieldErr("kind", "unknown kind %q; want one of %s", c.Kind, strings.Join(kinds, ", "))
 	}
-	if c.Kind == KindPercentile && !(c.Percentile > 0 && c.Percentile <= 100) {
-		return fieldErr("kind_params.percentile", "must be in (0, 100] for kind percentile, got %v", c.Percentile)
+	if p := c.Percentile(); c.Kind == KindPercentile && !(p > 0 && p <= 100) {
+		return fieldErr("kind_params.percentile", "must be in (0, 100] for kind percentile, got %v", p)
 	}
 	if c.Op == "" {
 		return fieldErr("op", "required; one of %s", strings.Join(ops, ", "))

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -23,7 +24,7 @@ func TestNormalizeDefaults(t *testing.T) {
 	want.RecoveryAllowRateRampSteps = 1
 	want.RecoveryWindowMs = 60_000
 	want.HalfOpenBackoffCapMs = 300_000
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Normalize() =\n%+v\nwant\n%+v", got, want)
 	}
 }
@@ -35,7 +36,7 @@ func TestNormalizeKeepsSetFields(t *testing.T) {
 	c.HalfOpenIndeterminatePolicy = PolicyPessimistic
 	c.RecoveryWindowMs, c.RecoveryAllowRateRampSteps = 4_000, 4
 	c.MinStateDurationMs = 1_500
-	if got := c.Normalize(); got != c {
+	if got := c.Normalize(); !reflect.DeepEqual(got, c) {
 		t.Fatalf("Normalize() changed set fields:\n%+v\nwant\n%+v", got, c)
 	}
 	c.RecoveryWindowMs, c.HalfOpenBackoffCapMs = 0, 0
@@ -54,7 +55,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"valid minimal", func(c *Config) {}, ""},
 		{"valid full", func(c *Config) {
-			c.Kind, c.Percentile, c.Op = KindPercentile, 99.9, OpLte
+			c.Kind, c.KindParams, c.Op = KindPercentile, pct(99.9), OpLte
 			c.WindowMs, c.MinCount, c.MinStateDurationMs, c.CooldownMs, c.EvalIntervalMs = 1, 2, 3, 4, 5
 			c.HalfOpenConfirmationMs, c.HalfOpenBackoffEnabled, c.HalfOpenBackoffCapMs = 6, true, 7
 			c.HalfOpenIndeterminatePolicy, c.RecoveryWindowMs, c.RecoveryAllowRateRampSteps = PolicyOptimistic, 8, 9
@@ -64,11 +65,11 @@ func TestValidate(t *testing.T) {
 		{"missing kind", func(c *Config) { c.Kind = "" }, "kind"},
 		{"unknown kind", func(c *Config) { c.Kind = "p99" }, "kind"},
 		{"percentile zero", func(c *Config) { c.Kind = KindPercentile }, "kind_params.percentile"},
-		{"percentile above 100", func(c *Config) { c.Kind, c.Percentile = KindPercentile, 100.5 }, "kind_params.percentile"},
-		{"percentile negative", func(c *Config) { c.Kind, c.Percentile = KindPercentile, -1 }, "kind_params.percentile"},
-		{"percentile NaN", func(c *Config) { c.Kind, c.Percentile = KindPercentile, math.NaN() }, "kind_params.percentile"},
-		{"percentile 100 ok", func(c *Config) { c.Kind, c.Percentile = KindPercentile, 100 }, ""},
-		{"percentile ignored for other kinds", func(c *Config) { c.Percentile = 500 }, ""},
+		{"percentile above 100", func(c *Config) { c.Kind, c.KindParams = KindPercentile, pct(100.5) }, "kind_params.percentile"},
+		{"percentile negative", func(c *Config) { c.Kind, c.KindParams = KindPercentile, pct(-1) }, "kind_params.percentile"},
+		{"percentile NaN", func(c *Config) { c.Kind, c.KindParams = KindPercentile, pct(math.NaN()) }, "kind_params.percentile"},
+		{"percentile 100 ok", func(c *Config) { c.Kind, c.KindParams = KindPercentile, pct(100) }, ""},
+		{"percentile ignored for other kinds", func(c *Config) { c.KindParams = pct(500) }, ""},
 		{"missing op", func(c *Config) { c.Op = "" }, "op"},
 		{"unknown op", func(c *Config) { c.Op = ">" }, "op"},
 		{"threshold NaN", func(c *Config) { c.Threshold = math.NaN() }, "threshold"},
@@ -93,7 +94,7 @@ func TestValidate(t *testing.T) {
 			if tt.edit == nil {
 				for _, k := range kinds {
 					c := validConfig()
-					c.Kind, c.Percentile, c.Threshold = k, 50, 0.5
+					c.Kind, c.KindParams, c.Threshold = k, pct(50), 0.5
 					if err := c.Validate(); err != nil {
 						t.Errorf("kind %s: %v", k, err)
 					}
@@ -125,3 +126,6 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// pct returns the kind_params of kind percentile p.
+func pct(p float64) map[string]float64 { return map[string]float64{"percentile": p} }

@@ -9,7 +9,7 @@ import (
 // negation when negate is set.
 func (b *Breaker) condition(v float64, n int, negate bool) string {
 	op := opSymbol(b.cfg.Op, negate)
-	return kindLabel(b.cfg.Kind, b.cfg.Percentile) + " " + fmtNum(v) + " " + op + " " +
+	return kindLabel(b.cfg.Kind, b.cfg.percentile) + " " + fmtNum(v) + " " + op + " " +
 		fmtNum(b.cfg.Threshold) + " over " + itoa(n) + plural(n, " sample", " samples")
 }
 

@@ -118,7 +118,7 @@ func TestRunningSumsMatchScan(t *testing.T) {
 	for _, limit := range []int{300, 50_000} {
 		bs := make(map[string]*Breaker)
 		for _, k := range kinds {
-			b := New(Config{Metric: "m", Kind: k, Percentile: 90, Op: OpGt, Threshold: 1e300, WindowMs: window}, t0)
+			b := New(Config{Metric: "m", Kind: k, KindParams: pct(90), Op: OpGt, Threshold: 1e300, WindowMs: window}, t0)
 			b.w.limit = limit
 			bs[k] = b
 		}
@@ -273,7 +273,7 @@ func TestInvalidConfigNeverPanicsOrTrips(t *testing.T) {
 	for _, cfg := range []Config{
 		{},
 		{Kind: "nope", Op: "nope"},
-		{Kind: KindPercentile, Percentile: -5, Op: OpGt, Threshold: -1},
+		{Kind: KindPercentile, KindParams: pct(-5), Op: OpGt, Threshold: -1},
 		{Kind: KindAvg, Op: OpGt, WindowMs: -10, CooldownMs: -1, EvalIntervalMs: -1, RecoveryAllowRateRampSteps: -3},
 	} {
 		b := New(cfg, t0)

@@ -31,7 +31,7 @@ func (m methods) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h(w, r)
 }
 
-func (s *Server) routes() http.Handler {
+func (s *Server) mux() http.Handler {
 	mux := http.NewServeMux()
 	const p = "/v1/projects/{project_id}"
 
