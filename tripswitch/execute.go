@@ -321,12 +321,12 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time
 		case metricFunc:
 			v, good := c.metricValue(m)
 			if !good {
-				c.pipe.drop(1)
+				c.pipe.reject(1, false)
 				continue
 			}
 			s.Value = v
 		}
-		c.pipe.push(&s, tsNs)
+		c.queue(&s, tsNs)
 	}
 	if p.deferred != nil && err != errTaskPanicked {
 		var extra map[string]float64
@@ -334,11 +334,11 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time
 		for name, v := range extra {
 			if name == "" || !finite(v) {
 				c.logger.Warn("tripswitch: deferred metric skipped", "metric", name, "value", v)
-				c.pipe.drop(1)
+				c.pipe.reject(1, false)
 				continue
 			}
 			s.Metric, s.Value = name, v
-			c.pipe.push(&s, tsNs)
+			c.queue(&s, tsNs)
 		}
 	}
 }
