@@ -306,7 +306,11 @@ func (c *Client) close(ctx context.Context) error {
 	}
 	if n := c.pipe.buffered(); n > 0 {
 		c.pipe.close(true)
-		err = errors.Join(fmt.Errorf("tripswitch: close: %d samples not delivered and dropped: %w", n, errors.Join(retryErr, ctx.Err())), err)
+		cause := retryErr
+		if ctx.Err() != nil && !errors.Is(cause, ctx.Err()) {
+			cause = errors.Join(cause, ctx.Err())
+		}
+		err = errors.Join(fmt.Errorf("tripswitch: close: %d samples not delivered and dropped: %w", n, cause), err)
 	}
 	if c.ownHTTP {
 		c.http.CloseIdleConnections()

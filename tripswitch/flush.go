@@ -105,18 +105,22 @@ func (f *flusher) deliver(ctx context.Context, atLeast int) error {
 		switch {
 		case res.Err == nil:
 			c.pipe.settle(n, 0)
+			f.report(res)
 		case res.Retrying:
 			c.pipe.retry()
 			f.backoff(retryAfter)
+			f.report(res)
 			return res.Err
 		case splittable(res) && n > 1:
 			c.pipe.settle(0, 0) // the flusher holds the batch now
+			f.report(res)
 			if err := f.split(ctx, f.batch); err != nil {
 				return err
 			}
 		default:
 			c.pipe.settle(0, n)
 			f.refuse(res.Err, n)
+			f.report(res)
 		}
 	}
 }
@@ -151,6 +155,7 @@ func (f *flusher) split(ctx context.Context, batch []wire.Sample) error {
 			}
 			c.pipe.requeue(rest)
 			f.backoff(retryAfter)
+			f.report(res)
 			return res.Err
 		case splittable(res) && len(part) > 1 && budget >= 2:
 			h := len(part) / 2
@@ -159,12 +164,21 @@ func (f *flusher) split(ctx context.Context, batch []wire.Sample) error {
 			c.pipe.resolve(0, len(part))
 			f.refuse(res.Err, len(part))
 		}
+		f.report(res)
 	}
 	return nil
 }
 
-// attempt sends one batch and reports the attempt to the Flush hooks and
-// the health counters.
+// report passes an attempt's result to the Flush hooks, once the buffer
+// has its outcome.
+func (f *flusher) report(res FlushResult) {
+	c := f.c
+	for _, fn := range c.onFlush {
+		c.flushHooks.call(c, "Flush hook", func() { fn(res) })
+	}
+}
+
+// attempt sends one batch and records the outcome in the health counters.
 func (f *flusher) attempt(ctx context.Context, batch []wire.Sample) (FlushResult, time.Duration) {
 	c := f.c
 	res, retryAfter := f.send(ctx, batch)
@@ -176,9 +190,6 @@ func (f *flusher) attempt(ctx context.Context, batch []wire.Sample) (FlushResult
 	default:
 		c.flushFails.Add(1)
 		c.lastDeliveryErr.Store(&res.Err)
-	}
-	for _, fn := range c.onFlush {
-		c.flushHooks.call(c, "Flush hook", func() { fn(res) })
 	}
 	return res, retryAfter
 }

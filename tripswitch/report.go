@@ -149,7 +149,7 @@ func (c *Client) checkTime(t time.Time) error {
 	if t.IsZero() {
 		return nil
 	}
-	d := time.Duration(t.UnixNano() - c.clock.Load().baseNs)
+	d := t.Sub(time.Unix(0, c.clock.Load().baseNs)) // saturates, unlike UnixNano
 	switch {
 	case d > maxSampleAhead+2*time.Second:
 		return invalidSample("time %s is %v ahead of the client's clock (at most %v)", t.Format(time.RFC3339), d.Round(time.Second), maxSampleAhead)
