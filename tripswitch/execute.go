@@ -3,6 +3,7 @@ package tripswitch
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -333,7 +334,7 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time
 		c.safely("deferred metrics", func() { extra = p.deferred(res, err) })
 		for name, v := range extra {
 			if name == "" || !finite(v) {
-				c.logger.Warn("tripswitch: deferred metric skipped", "metric", name, "value", v)
+				c.logEvery(slog.LevelWarn, "deferred-metric-skipped", "tripswitch: deferred metric skipped", "metric", name, "value", v)
 				c.pipe.reject(1, false)
 				continue
 			}
@@ -346,7 +347,7 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time
 func (c *Client) metricValue(m *metricSpec) (v float64, ok bool) {
 	c.safely("metric "+m.name, func() { v = m.fn(); ok = true })
 	if ok && !finite(v) {
-		c.logger.Warn("tripswitch: metric function returned a non-finite value; sample dropped", "metric", m.name, "value", v)
+		c.logEvery(slog.LevelWarn, "metric-not-finite:"+m.name, "tripswitch: metric function returned a non-finite value; sample dropped", "metric", m.name, "value", v)
 		ok = false
 	}
 	return v, ok

@@ -54,10 +54,12 @@ type pipeline struct {
 
 // shard is one lock and one ring, padded to its own cache lines.
 type shard struct {
-	mu   sync.Mutex
-	ring []slot
-	head uint64 // sequence of the oldest sample
-	tail uint64 // sequence of the next sample; ring index is sequence % len(ring)
+	mu      sync.Mutex
+	ring    []slot
+	head    uint64 // sequence of the oldest sample
+	tail    uint64 // sequence of the next sample
+	headPos int    // ring index of head
+	tailPos int    // ring index of tail
 
 	// The shard's part of the batch in flight is [head, flightEnd), less
 	// the overwritten samples, which head has already passed.
@@ -206,9 +208,11 @@ func (sh *shard) append(s *wire.Sample, key int64) {
 			sh.dropped++
 		}
 		sh.head++
+		sh.headPos = sh.next(sh.headPos)
 	}
-	sh.ring[sh.tail%uint64(len(sh.ring))] = slot{*s, key}
+	sh.ring[sh.tailPos] = slot{*s, key}
 	sh.tail++
+	sh.tailPos = sh.next(sh.tailPos)
 	if int(sh.tail-sh.head) == len(sh.ring) && !sh.full.Load() {
 		sh.full.Store(true)
 	}
@@ -222,9 +226,21 @@ func (sh *shard) removed() {
 	}
 }
 
-// at returns the slot of sequence seq.
+// next is the ring index after i.
+func (sh *shard) next(i int) int {
+	if i++; i == len(sh.ring) {
+		return 0
+	}
+	return i
+}
+
+// at returns the slot of sequence seq, which is buffered.
 func (sh *shard) at(seq uint64) *slot {
-	return &sh.ring[seq%uint64(len(sh.ring))]
+	i := sh.headPos + int(seq-sh.head)
+	if i >= len(sh.ring) {
+		i -= len(sh.ring)
+	}
+	return &sh.ring[i]
 }
 
 func (p *pipeline) lockAll() {
@@ -291,7 +307,8 @@ func (p *pipeline) settle(delivered, dropped int) {
 		sh := &p.shards[i]
 		n += sh.overwritten
 		for ; sh.head < sh.flightEnd; sh.head++ {
-			*sh.at(sh.head) = slot{}
+			sh.ring[sh.headPos] = slot{}
+			sh.headPos = sh.next(sh.headPos)
 			n++
 		}
 		sh.flightEnd, sh.overwritten = 0, 0
@@ -362,7 +379,7 @@ func (p *pipeline) close(discard bool) {
 		sh := &p.shards[i]
 		sh.dropped += sh.tail - sh.head + uint64(sh.overwritten)
 		clear(sh.ring)
-		sh.head, sh.flightEnd, sh.overwritten = sh.tail, 0, 0
+		sh.head, sh.headPos, sh.flightEnd, sh.overwritten = sh.tail, sh.tailPos, 0, 0
 		sh.removed()
 	}
 	p.dropped += uint64(p.held)
