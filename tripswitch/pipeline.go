@@ -108,16 +108,29 @@ func newPipelineShards(capacity, batchSize, n int) *pipeline {
 	return p
 }
 
-// pick returns a shard at random: a cheap per-call choice that spreads
-// concurrent producers over the locks. A full shard passes the sample on to
-// the next one with room, if any, so that nothing is dropped before the
-// whole buffer is full.
-func (p *pipeline) pick() *shard {
-	return p.roomFrom(rand.Uint32())
+// lockShard locks the shard for a new sample: one picked at random, a
+// cheap per-call choice that spreads concurrent producers over the locks.
+// A full shard passes the sample on to one with room, if any, so that
+// nothing is dropped before the whole buffer is full.
+func (p *pipeline) lockShard() *shard {
+	i := rand.Uint32()
+	for range len(p.shards) {
+		sh := p.roomFrom(i)
+		sh.mu.Lock()
+		if !sh.isFull() || p.allFull() {
+			return sh
+		}
+		sh.mu.Unlock() // it filled up meanwhile: look again
+		i++
+	}
+	sh := &p.shards[i&p.mask]
+	sh.mu.Lock()
+	return sh
 }
 
 // roomFrom returns shard i, or the next one with room when it is full (or
-// shard i again when every shard is full).
+// shard i again when every shard is full). It reads the shards' full
+// flags without their locks.
 func (p *pipeline) roomFrom(i uint32) *shard {
 	sh := &p.shards[i&p.mask]
 	if !sh.full.Load() {
@@ -131,11 +144,19 @@ func (p *pipeline) roomFrom(i uint32) *shard {
 	return sh
 }
 
+func (p *pipeline) allFull() bool {
+	for i := range p.shards {
+		if !p.shards[i].full.Load() {
+			return false
+		}
+	}
+	return true
+}
+
 // push queues one sample taken at key (Unix nanoseconds). It never blocks
 // on I/O and holds one lock, rarely contended.
 func (p *pipeline) push(s *wire.Sample, key int64) {
-	sh := p.pick()
-	sh.mu.Lock()
+	sh := p.lockShard()
 	sh.produced++
 	if p.closed.Load() {
 		sh.dropped++
@@ -143,32 +164,36 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 		return
 	}
 	sh.append(s, key)
-	full := int(sh.tail-sh.head) >= p.share
+	ready := int(sh.tail-sh.head) >= p.share
 	sh.mu.Unlock()
-	if full {
+	if ready {
 		p.wake()
 	}
 }
 
 // pushValues queues one sample per value, the others copied from tmpl,
-// under one lock.
+// under one lock (or more, when the shard fills up).
 func (p *pipeline) pushValues(tmpl *wire.Sample, values []float64, key int64) {
-	sh := p.pick()
-	sh.mu.Lock()
-	sh.produced += uint64(len(values))
-	if p.closed.Load() {
-		sh.dropped += uint64(len(values))
-		sh.mu.Unlock()
-		return
-	}
+	sh := p.lockShard()
 	s := *tmpl
-	for _, v := range values {
+	for i, v := range values {
+		if p.closed.Load() {
+			n := uint64(len(values) - i)
+			sh.produced += n
+			sh.dropped += n
+			break
+		}
+		if sh.isFull() && !p.allFull() {
+			sh.mu.Unlock()
+			sh = p.lockShard()
+		}
 		s.Value = v
+		sh.produced++
 		sh.append(&s, key)
 	}
-	full := int(sh.tail-sh.head) >= p.share
+	ready := int(sh.tail-sh.head) >= p.share
 	sh.mu.Unlock()
-	if full {
+	if ready {
 		p.wake()
 	}
 }
@@ -176,7 +201,7 @@ func (p *pipeline) pushValues(tmpl *wire.Sample, values []float64, key int64) {
 // reject counts n samples that were produced but could not be queued;
 // invalid says they broke the ingest contract.
 func (p *pipeline) reject(n int, invalid bool) {
-	sh := p.pick()
+	sh := &p.shards[rand.Uint32()&p.mask]
 	sh.mu.Lock()
 	sh.produced += uint64(n)
 	sh.dropped += uint64(n)
@@ -201,7 +226,7 @@ func (sh *shard) append(s *wire.Sample, key int64) {
 		sh.dropped++
 		return
 	}
-	if int(sh.tail-sh.head) == len(sh.ring) {
+	if sh.isFull() {
 		if sh.head < sh.flightEnd {
 			sh.overwritten++ // in flight: its fate waits for the batch
 		} else {
@@ -213,7 +238,7 @@ func (sh *shard) append(s *wire.Sample, key int64) {
 	sh.ring[sh.tailPos] = slot{*s, key}
 	sh.tail++
 	sh.tailPos = sh.next(sh.tailPos)
-	if int(sh.tail-sh.head) == len(sh.ring) && !sh.full.Load() {
+	if !sh.full.Load() && sh.isFull() {
 		sh.full.Store(true)
 	}
 }
@@ -221,9 +246,14 @@ func (sh *shard) append(s *wire.Sample, key int64) {
 // removed updates the full flag after samples left the ring. The caller
 // holds sh.mu.
 func (sh *shard) removed() {
-	if sh.full.Load() && int(sh.tail-sh.head) < len(sh.ring) {
+	if sh.full.Load() && !sh.isFull() {
 		sh.full.Store(false)
 	}
+}
+
+// isFull reports whether the ring is full. The caller holds sh.mu.
+func (sh *shard) isFull() bool {
+	return int(sh.tail-sh.head) == len(sh.ring)
 }
 
 // next is the ring index after i.
