@@ -115,9 +115,9 @@ func newPipelineShards(capacity, batchSize, n int) *pipeline {
 func (p *pipeline) lockShard() *shard {
 	i := rand.Uint32()
 	for range len(p.shards) {
-		sh := p.roomFrom(i)
+		sh, room := p.roomFrom(i)
 		sh.mu.Lock()
-		if !sh.isFull() || p.allFull() {
+		if !room || !sh.isFull() {
 			return sh
 		}
 		sh.mu.Unlock() // it filled up meanwhile: look again
@@ -128,29 +128,16 @@ func (p *pipeline) lockShard() *shard {
 	return sh
 }
 
-// roomFrom returns shard i, or the next one with room when it is full (or
-// shard i again when every shard is full). It reads the shards' full
-// flags without their locks.
-func (p *pipeline) roomFrom(i uint32) *shard {
-	sh := &p.shards[i&p.mask]
-	if !sh.full.Load() {
-		return sh
-	}
+// roomFrom returns shard i, or the next one with room when it is full; room
+// is false when every shard is full (sh is then shard i). It reads the
+// shards' full flags without their locks.
+func (p *pipeline) roomFrom(i uint32) (sh *shard, room bool) {
 	for j := range uint32(len(p.shards)) {
 		if o := &p.shards[(i+j)&p.mask]; !o.full.Load() {
-			return o
+			return o, true
 		}
 	}
-	return sh
-}
-
-func (p *pipeline) allFull() bool {
-	for i := range p.shards {
-		if !p.shards[i].full.Load() {
-			return false
-		}
-	}
-	return true
+	return &p.shards[i&p.mask], false
 }
 
 // push queues one sample taken at key (Unix nanoseconds). It never blocks
@@ -183,9 +170,11 @@ func (p *pipeline) pushValues(tmpl *wire.Sample, values []float64, key int64) {
 			sh.dropped += n
 			break
 		}
-		if sh.isFull() && !p.allFull() {
-			sh.mu.Unlock()
-			sh = p.lockShard()
+		if sh.isFull() {
+			if _, room := p.roomFrom(0); room {
+				sh.mu.Unlock()
+				sh = p.lockShard()
+			}
 		}
 		s.Value = v
 		sh.produced++
@@ -377,7 +366,8 @@ func (p *pipeline) requeue(samples []wire.Sample) {
 	}
 	p.held -= len(samples)
 	for i := range samples {
-		p.roomFrom(uint32(i)).append(&samples[i], samples[i].TsMs*int64(time.Millisecond))
+		sh, _ := p.roomFrom(uint32(i))
+		sh.append(&samples[i], samples[i].TsMs*int64(time.Millisecond))
 	}
 }
 
