@@ -47,6 +47,13 @@ type pipeline struct {
 	batchSize int
 	share     int           // samples a shard holds when the whole buffer holds about a batch
 	notify    chan struct{} // wakes the flusher when a batch may be ready
+	allFull   uint64        // full with every shard's bit set
+
+	// full has bit i set while shard i's ring is full. It is written under
+	// the shard's lock when that changes (rarely), and read without locks,
+	// so that finding a shard with room costs one load of a cache line
+	// that producers do not write.
+	full atomic.Uint64
 
 	// Written with every shard locked (see lockAll), so that counts is
 	// consistent.
@@ -69,7 +76,7 @@ type shard struct {
 	// the overwritten samples, which head has already passed.
 	flightEnd   uint64
 	overwritten int
-	full        atomic.Bool // the ring is full; read without the lock by roomFrom
+	bit         uint64 // the shard's bit in pipeline.full
 
 	produced uint64
 	dropped  uint64 // overwritten when full, or produced after close
@@ -108,6 +115,8 @@ func newPipelineShards(capacity, batchSize, n int) *pipeline {
 			size++
 		}
 		p.shards[i].ring = make([]slot, size)
+		p.shards[i].bit = 1 << i
+		p.allFull |= 1 << i
 	}
 	return p
 }
@@ -136,8 +145,12 @@ func (p *pipeline) lockShard() *shard {
 // is false when every shard is full (sh is then shard i). It reads the
 // shards' full flags without their locks.
 func (p *pipeline) roomFrom(i uint32) (sh *shard, room bool) {
+	full := p.full.Load()
+	if full == p.allFull {
+		return &p.shards[i&p.mask], false
+	}
 	for j := range uint32(len(p.shards)) {
-		if o := &p.shards[(i+j)&p.mask]; !o.full.Load() {
+		if o := &p.shards[(i+j)&p.mask]; full&o.bit == 0 {
 			return o, true
 		}
 	}
@@ -154,7 +167,7 @@ func (p *pipeline) push(s *wire.Sample, key int64) {
 		sh.mu.Unlock()
 		return
 	}
-	sh.append(s, key)
+	p.append(sh, s, key)
 	ready := int(sh.tail-sh.head) >= p.share
 	sh.mu.Unlock()
 	if ready {
@@ -182,7 +195,7 @@ func (p *pipeline) pushValues(tmpl *wire.Sample, values []float64, key int64) {
 		}
 		s.Value = v
 		sh.produced++
-		sh.append(&s, key)
+		p.append(sh, &s, key)
 	}
 	ready := int(sh.tail-sh.head) >= p.share
 	sh.mu.Unlock()
@@ -212,9 +225,9 @@ func (p *pipeline) wake() {
 	}
 }
 
-// append puts a sample at the tail, overwriting the oldest when the ring
-// is full. The caller holds sh.mu.
-func (sh *shard) append(s *wire.Sample, key int64) {
+// append puts a sample at the tail of shard sh, overwriting the oldest
+// when the ring is full. The caller holds sh.mu.
+func (p *pipeline) append(sh *shard, s *wire.Sample, key int64) {
 	if len(sh.ring) == 0 {
 		sh.dropped++
 		return
@@ -228,19 +241,20 @@ func (sh *shard) append(s *wire.Sample, key int64) {
 		sh.head++
 		sh.headPos = sh.next(sh.headPos)
 	}
-	sh.ring[sh.tailPos] = slot{*s, key}
+	e := &sh.ring[sh.tailPos]
+	e.s, e.key = *s, key
 	sh.tail++
 	sh.tailPos = sh.next(sh.tailPos)
-	if !sh.full.Load() && sh.isFull() {
-		sh.full.Store(true)
+	if sh.isFull() && p.full.Load()&sh.bit == 0 {
+		p.full.Or(sh.bit)
 	}
 }
 
-// removed updates the full flag after samples left the ring. The caller
-// holds sh.mu.
-func (sh *shard) removed() {
-	if sh.full.Load() && !sh.isFull() {
-		sh.full.Store(false)
+// removed clears shard sh's full bit after samples left its ring. The
+// caller holds sh.mu.
+func (p *pipeline) removed(sh *shard) {
+	if !sh.isFull() && p.full.Load()&sh.bit != 0 {
+		p.full.And(^sh.bit)
 	}
 }
 
@@ -335,7 +349,7 @@ func (p *pipeline) settle(delivered, dropped int) {
 			n++
 		}
 		sh.flightEnd, sh.overwritten = 0, 0
-		sh.removed()
+		p.removed(sh)
 	}
 	if p.discarding {
 		return
@@ -371,7 +385,7 @@ func (p *pipeline) requeue(samples []wire.Sample) {
 	p.held -= len(samples)
 	for i := range samples {
 		sh, _ := p.roomFrom(uint32(i))
-		sh.append(&samples[i], samples[i].TsMs*int64(time.Millisecond))
+		p.append(sh, &samples[i], samples[i].TsMs*int64(time.Millisecond))
 	}
 }
 
@@ -404,7 +418,7 @@ func (p *pipeline) close(discard bool) {
 		sh.dropped += sh.tail - sh.head + uint64(sh.overwritten)
 		clear(sh.ring)
 		sh.head, sh.headPos, sh.flightEnd, sh.overwritten = sh.tail, sh.tailPos, 0, 0
-		sh.removed()
+		p.removed(sh)
 	}
 	p.dropped += uint64(p.held)
 	p.held = 0

@@ -247,3 +247,30 @@ func TestPipelineCloseDiscardsHeld(t *testing.T) {
 		t.Fatalf("after close %+v", pc)
 	}
 }
+
+// BenchmarkPipelinePush queues samples into a full buffer (every sample
+// overwrites the oldest), as during an outage: the buffer's part of
+// BenchmarkPreparedSample, without the clock reads.
+func BenchmarkPipelinePush(b *testing.B) {
+	p := newPipeline(1<<16, 500)
+	s := wire.Sample{RouterID: "rtr_checkout", Metric: "latency", OK: true}
+	b.ReportAllocs()
+	var key int64
+	for b.Loop() {
+		key++
+		p.push(&s, key)
+	}
+}
+
+func BenchmarkPipelinePushParallel(b *testing.B) {
+	p := newPipeline(1<<16, 500)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		s := wire.Sample{RouterID: "rtr_checkout", Metric: "latency", OK: true}
+		var key int64
+		for pb.Next() {
+			key++
+			p.push(&s, key)
+		}
+	})
+}
