@@ -27,8 +27,10 @@ type Hooks struct {
 	// rejected, with the call's context. It must be fast and must not block.
 	Rejected func(ctx context.Context, err *BreakerError)
 
-	// Flush is called after every attempt to deliver a batch, from the
-	// flushing goroutine, which waits for it: it must not block. Close
+	// Flush is called after every attempt to deliver a batch (and to
+	// deliver each part of a refused batch being split), once Stats shows
+	// its outcome, from the flushing goroutine, which waits for it: it
+	// must not block. Close
 	// does not wait past its deadline for a Flush hook that has not
 	// returned (it says so in its error).
 	Flush func(FlushResult)
