@@ -22,7 +22,8 @@ import (
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
 )
 
-var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+// t0 is a recent time: the client refuses samples far from its clock.
+var t0 = time.Now().UTC().Truncate(time.Second)
 
 func samplesByRouter(srv *localserver.Server) map[string][]localserver.Sample {
 	out := map[string][]localserver.Sample{}
@@ -68,6 +69,11 @@ func TestErrorSpanBecomesFailedSample(t *testing.T) {
 	if len(got) != 2 || len(ended) != 2 {
 		t.Fatalf("server got %d samples for %d spans, want 2", len(got), len(ended))
 	}
+	// Both spans share a timestamp, so the samples' order is not given:
+	// match them by trace ID.
+	if got[0].TraceID == ended[1].SpanContext().TraceID().String() {
+		got[0], got[1] = got[1], got[0]
+	}
 	for i, s := range got {
 		wantOK := i == 1
 		if s.OK != wantOK {
@@ -108,8 +114,10 @@ func snapshot(i int, stub tracetest.SpanStub) sdktrace.ReadOnlySpan {
 	stub.SpanContext = trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID: traceIDOf(i), SpanID: trace.SpanID{1}, TraceFlags: trace.FlagsSampled,
 	})
-	stub.StartTime = t0
-	stub.EndTime = t0.Add(time.Duration(i+1) * time.Millisecond)
+	// Span i starts i ms after t0: the client delivers samples in
+	// timestamp order, not in the order they were produced.
+	stub.StartTime = t0.Add(time.Duration(i) * time.Millisecond)
+	stub.EndTime = stub.StartTime.Add(time.Duration(i+1) * time.Millisecond)
 	return stub.Snapshot()
 }
 
@@ -247,7 +255,7 @@ func TestTagCombinationsBeyondCache(t *testing.T) {
 			attribute.String("user.id", "u-1"),
 		}}))
 	}
-	p.OnEnd(snapshot(0, tracetest.SpanStub{Name: "GET", Attributes: []attribute.KeyValue{attribute.String("http.route", "/item/0")}}))
+	p.OnEnd(snapshot(n, tracetest.SpanStub{Name: "GET", Attributes: []attribute.KeyValue{attribute.String("http.route", "/item/0")}}))
 	flush(t, c)
 	got := samplesByRouter(srv)[router]
 	if len(got) != n+1 {

@@ -2,6 +2,7 @@ package tripswitch_test
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ func benchClient(b *testing.B) *tripswitch.Client {
 		tripswitch.WithBatchSize(1<<30),
 		tripswitch.WithBufferCapacity(1<<16),
 		tripswitch.WithMetadataSyncInterval(0),
+		tripswitch.WithLogger(slog.New(slog.DiscardHandler)),
 	)
 	if err != nil {
 		b.Fatal(err)

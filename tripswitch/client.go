@@ -61,7 +61,7 @@ type Client struct {
 
 	lastFlush    atomic.Int64 // unix nanos of the last delivered batch
 	flushFails   atomic.Uint64
-	flushReq     chan chan error
+	flushReq     chan chan flushOutcome
 	callbacks    *dispatcher
 	cancel       context.CancelFunc // stops stream and metadata sync
 	stopped      <-chan struct{}    // closed by cancel
@@ -69,9 +69,14 @@ type Client struct {
 	wg           sync.WaitGroup
 	flusherDone  chan struct{}
 	closeOnce    sync.Once
+	closeDone    chan struct{} // closed when the first Close has returned
 	closeErr     error
 	closed       atomic.Bool
 	stopFlushing chan struct{}
+
+	logs            logLimiter
+	lastDeliveryErr atomic.Pointer[error]
+	flushHooks      hookRunner
 }
 
 // NewClient starts a client for projectID: state sync (with a project key),
@@ -275,7 +280,7 @@ func build(projectID string, cfg config) (*Client, error) {
 	hc.CheckRedirect = sameOrigin(u, hc.CheckRedirect)
 	logger := cfg.logger
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = defaultLogger()
 	}
 	c := &Client{
 		cfg:          cfg,
@@ -291,7 +296,7 @@ func build(projectID string, cfg config) (*Client, error) {
 		randFloat:    cfg.randFloat,
 		states:       newStateCache(cfg.maxBreakers),
 		pipe:         newPipeline(cfg.bufferCapacity, cfg.batchSize),
-		flushReq:     make(chan chan error),
+		flushReq:     make(chan chan flushOutcome),
 		flusherDone:  make(chan struct{}),
 		stopFlushing: make(chan struct{}),
 	}
@@ -392,12 +397,31 @@ func (c *Client) abort() {
 // Close stops intake, flushes every buffered sample, and stops every
 // goroutine of the client. It returns by ctx's deadline whatever the server
 // does (5 s when ctx has none); samples it could not deliver by then are
-// counted as dropped and reported in the error. Close is idempotent: later
-// calls return the first call's result. After Close, gated calls use the
-// last known breaker states, and new samples are counted as dropped.
+// counted as dropped and reported in the error, as are samples the server
+// refused (see DeliveryError). A hook still running at the deadline is
+// left to finish on its own, and the error says so.
+//
+// Close is idempotent: later calls wait for the first one (or for their own
+// ctx, whichever ends first) and return its result. After Close, gated calls
+// use the last known breaker states, and new samples are counted as
+// dropped.
 func (c *Client) Close(ctx context.Context) error {
-	c.closeOnce.Do(func() { c.closeErr = c.close(ctx) })
-	return c.closeErr
+	first := false
+	c.closeOnce.Do(func() {
+		c.closeDone = make(chan struct{})
+		first = true
+	})
+	if first {
+		c.closeErr = c.close(ctx)
+		close(c.closeDone)
+		return c.closeErr
+	}
+	select {
+	case <-c.closeDone:
+		return c.closeErr
+	case <-ctx.Done():
+		return fmt.Errorf("tripswitch: close: the first Close is still running: %w", ctx.Err())
+	}
 }
 
 func (c *Client) close(ctx context.Context) error {
@@ -414,10 +438,13 @@ func (c *Client) close(ctx context.Context) error {
 	// Deliver what is buffered, retrying until the deadline, then stop the
 	// flusher.
 	c.pipe.close(false)
-	var flushErr error
+	var refused []error
+	var retryErr error
 	for attempt := 1; ; attempt++ {
-		flushErr = c.Flush(ctx)
-		if flushErr == nil || ctx.Err() != nil {
+		o, err := c.flush(ctx)
+		refused = append(refused, o.refused...)
+		retryErr = errors.Join(o.retry, err)
+		if c.pipe.buffered() == 0 || ctx.Err() != nil {
 			break
 		}
 		t := time.NewTimer(retryDelay(attempt, c.randFloat))
@@ -432,22 +459,19 @@ func (c *Client) close(ctx context.Context) error {
 	case <-c.flusherDone:
 	case <-ctx.Done():
 	}
-	c.flushCancel()
-	<-c.flusherDone // prompt: its requests are cancelled
-	var err error
+	c.flushCancel() // the flusher's requests end now
+	c.callbacks.stop()
+	err := errors.Join(refused...)
+	if hook := c.waitGoroutines(ctx); hook != "" {
+		err = errors.Join(err, fmt.Errorf("tripswitch: close: a %s is still running: %w", hook, ctx.Err()))
+	}
 	if n := c.pipe.buffered(); n > 0 {
 		c.pipe.close(true)
-		err = fmt.Errorf("tripswitch: close: %d samples not delivered and dropped: %w", n, errors.Join(flushErr, ctx.Err()))
-	}
-	// The other goroutines stop promptly; a state-change callback that
-	// blocks must not hold Close past its deadline.
-	c.callbacks.stop()
-	done := make(chan struct{})
-	go func() { c.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, fmt.Errorf("tripswitch: close: a callback is still running: %w", ctx.Err()))
+		cause := retryErr
+		if ctx.Err() != nil && !errors.Is(cause, ctx.Err()) {
+			cause = errors.Join(cause, ctx.Err())
+		}
+		err = errors.Join(fmt.Errorf("tripswitch: close: %d samples not delivered and dropped: %w", n, cause), err)
 	}
 	if c.ownHTTP {
 		c.http.CloseIdleConnections()
@@ -455,33 +479,68 @@ func (c *Client) close(ctx context.Context) error {
 	return err
 }
 
+// waitGoroutines waits for every goroutine of the client. They stop
+// promptly once cancelled, except while running a hook: at ctx's deadline
+// it stops calling hooks, and returns the name of one still running
+// instead of waiting for it.
+func (c *Client) waitGoroutines(ctx context.Context) (runningHook string) {
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); <-c.flusherDone; close(done) }()
+	select {
+	case <-done:
+		return ""
+	case <-ctx.Done():
+	}
+	flushRunning := c.flushHooks.abandon()
+	stateRunning := c.callbacks.hooks.abandon()
+	switch {
+	case flushRunning:
+		return "Flush hook"
+	case stateRunning:
+		return "StateChange hook"
+	}
+	<-done // no hook runs any more: prompt
+	return ""
+}
+
 // Flush delivers every sample buffered now, and returns when they are
 // delivered, when delivery failed (the samples stay queued for retry), or
-// when ctx ends.
+// when ctx ends. It also returns a *DeliveryError for each kind of
+// refusal by the server since the previous Flush (joined), whose samples
+// were dropped.
 func (c *Client) Flush(ctx context.Context) error {
-	done := make(chan error, 1)
+	o, err := c.flush(ctx)
+	return errors.Join(o.err(), err)
+}
+
+func (c *Client) flush(ctx context.Context) (flushOutcome, error) {
+	done := make(chan flushOutcome, 1)
 	select {
 	case c.flushReq <- done:
 	case <-c.flusherDone:
-		return ErrClosed
+		return flushOutcome{}, ErrClosed
 	case <-ctx.Done():
-		return ctx.Err()
+		return flushOutcome{}, ctx.Err()
 	}
 	select {
-	case err := <-done:
-		return err
+	case o := <-done:
+		return o, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return flushOutcome{}, ctx.Err()
 	}
 }
 
 // Stats is a snapshot of the client's health. Produced = Delivered +
 // Dropped + Buffered holds in every snapshot.
 type Stats struct {
-	Produced            uint64    // samples created by calls and Report
-	Delivered           uint64    // samples the server accepted
-	Dropped             uint64    // samples given up: buffer overflow, refused batches, after Close
-	Buffered            int       // samples waiting for delivery (including a batch in flight)
+	Produced  uint64 // samples created by calls and Report
+	Delivered uint64 // samples the server accepted
+	Dropped   uint64 // samples given up: buffer overflow, refused by the server, beyond the ingest limits, after Close
+	Invalid   uint64 // of Dropped: samples of calls beyond the ingest limits (see Sample), never sent
+	// Buffered is the samples waiting for delivery, including a batch in
+	// flight. It exceeds BufferCapacity by at most one batch: samples of
+	// the batch in flight that newer ones have replaced in the buffer.
+	Buffered            int
 	BufferCapacity      int       // the most samples held
 	StreamConnected     bool      // the state stream is connected
 	StreamReconnects    uint64    // state stream connections after the first
@@ -489,6 +548,13 @@ type Stats struct {
 	LastSuccessfulFlush time.Time // zero before the first delivery
 	LastStreamEvent     time.Time // zero before the first state event
 	CachedBreakers      int       // breakers in the state cache
+	// LastDeliveryError is the error of the latest failed delivery
+	// attempt (often a *DeliveryError); nil before the first failure.
+	// Compare LastSuccessfulFlush to tell whether delivery recovered.
+	LastDeliveryError error
+	// StateChangesCoalesced counts state changes merged into a later one
+	// because the StateChange hook fell behind (see Hooks.StateChange).
+	StateChangesCoalesced uint64
 }
 
 // Stats returns a snapshot of the client's health.
@@ -498,6 +564,7 @@ func (c *Client) Stats() Stats {
 		Produced:         pc.produced,
 		Delivered:        pc.delivered,
 		Dropped:          pc.dropped,
+		Invalid:          pc.invalid,
 		Buffered:         pc.buffered,
 		BufferCapacity:   c.cfg.bufferCapacity,
 		StreamConnected:  c.stream.connected.Load(),
@@ -510,6 +577,12 @@ func (c *Client) Stats() Stats {
 	}
 	if n := c.stream.lastEvent.Load(); n != 0 {
 		s.LastStreamEvent = time.Unix(0, n)
+	}
+	if err := c.lastDeliveryErr.Load(); err != nil {
+		s.LastDeliveryError = *err
+	}
+	if c.callbacks != nil {
+		s.StateChangesCoalesced = c.callbacks.coalesced.Load()
 	}
 	return s
 }
@@ -535,11 +608,12 @@ func (c *Client) extractTraceID(ctx context.Context) (id string) {
 	return id
 }
 
-// safely runs fn, recovering and logging a panic.
+// safely runs fn, recovering and logging a panic (at most once a minute
+// for each what).
 func (c *Client) safely(what string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			c.logger.Error("tripswitch: recovered panic", "in", what, "panic", fmt.Sprint(r))
+			c.logEvery(slog.LevelError, "panic:"+what, "tripswitch: recovered panic", "in", what, "panic", fmt.Sprint(r))
 		}
 	}()
 	fn()

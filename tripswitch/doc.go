@@ -58,12 +58,21 @@
 //
 // A call with a router (WithRouter or WithRouterSelector) emits one sample
 // per metric. Samples wait in a bounded buffer and are sent every flush
-// interval or as soon as a batch is full. A batch the server refuses with a
-// 5xx or 429, or that fails in transport, stays queued and is retried with
-// capped exponential backoff, oldest first; when the buffer is full the
-// oldest samples make room and are counted as dropped. Stats reports
-// produced, delivered, dropped and buffered samples, and Produced =
-// Delivered + Dropped + Buffered always holds.
+// interval or as soon as a batch is full. Each sample carries its
+// timestamp and the server orders by it: samples of one goroutine are not
+// promised to be sent in the order they were produced. A batch that fails
+// with a 5xx or 429, or in transport, stays queued and is retried with
+// capped exponential backoff; when the buffer is full the oldest samples
+// make room and are counted as dropped.
+//
+// Nothing is lost silently. A sample beyond the ingest contract's limits
+// is refused by Report (ErrInvalidSample), or dropped and counted when a
+// call produces it. A batch the server refuses (400, 401, 403, 413) is
+// dropped and makes Flush and Close return a *DeliveryError with the
+// server's status, code and message; a 400 or 413 is first split to
+// deliver the samples the server accepts. Warnings go to slog.Default() by
+// default. Stats reports produced, delivered, dropped and buffered
+// samples, and Produced = Delivered + Dropped + Buffered always holds.
 //
 // # Hot paths
 //

@@ -3,6 +3,11 @@ package tripswitch
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 var (
@@ -101,4 +106,66 @@ func optionError(option, format string, args ...any) error {
 
 func conflictError(a, b string) error {
 	return fmt.Errorf("%w: %s and %s cannot be used together", ErrConflictingOptions, a, b)
+}
+
+// DeliveryError is an ingest request the server answered with an error
+// status. For a refusal (Retrying false: 400, 401, 403, 404, 413, …) its
+// samples are dropped: Flush and Close return it (joined with the other
+// kinds of refusal since the previous Flush), and it is counted in
+// Stats.Dropped. A retryable answer (429, 5xx) keeps the samples buffered
+// for another attempt. Stats.LastDeliveryError holds the latest of either.
+// It never contains credentials: the ingest secret is never sent, and the
+// server's text is shortened and stripped of anything shaped like a key.
+type DeliveryError struct {
+	StatusCode int    // HTTP status
+	Code       string // the server's error code, such as "unauthorized"; empty if it sent none
+	Message    string // the server's message, at most 256 characters; empty if it sent none
+	Samples    int    // samples concerned (for a refusal: dropped)
+	Retrying   bool   // the samples stay buffered and will be sent again
+}
+
+func (e *DeliveryError) Error() string {
+	var b strings.Builder
+	b.WriteString("tripswitch: ingest answered ")
+	b.WriteString(strconv.Itoa(e.StatusCode))
+	if t := http.StatusText(e.StatusCode); t != "" {
+		b.WriteString(" " + t)
+	}
+	if e.Code != "" {
+		b.WriteString(" (" + e.Code + ")")
+	}
+	if e.Message != "" {
+		b.WriteString(": " + e.Message)
+	}
+	if e.Retrying {
+		fmt.Fprintf(&b, "; %d samples will be retried", e.Samples)
+	} else {
+		fmt.Fprintf(&b, "; %d samples dropped", e.Samples)
+	}
+	return b.String()
+}
+
+// ErrInvalidSample matches (with errors.Is) the errors of Report,
+// Reporter.Report, Reporter.ReportValues and NewReporter for a sample the
+// ingest contract does not allow; the error names the field and the limit.
+var ErrInvalidSample = errors.New("tripswitch: invalid sample")
+
+// credentialShape matches text that looks like a credential or a
+// signature: project and admin keys, ingest secrets, HMAC values.
+var credentialShape = regexp.MustCompile(`(?i)(eb_pk_|eb_admin_|ik_|v1=)[^\s"',;]*|[0-9a-f]{32,}`)
+
+// cleanServerText makes text from a server fit for an error message: at
+// most n characters, no control characters, no credential-shaped words.
+func cleanServerText(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, s)
+	s = credentialShape.ReplaceAllString(s, "[redacted]")
+	if utf8.RuneCountInString(s) > n {
+		s = string([]rune(s)[:n]) + "…"
+	}
+	return strings.TrimSpace(s)
 }

@@ -3,6 +3,7 @@ package tripswitch
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -342,24 +343,24 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time
 		case metricFunc:
 			v, good := c.metricValue(m)
 			if !good {
-				c.pipe.drop(1)
+				c.pipe.reject(1, false)
 				continue
 			}
 			s.Value = v
 		}
-		c.pipe.push(&s, tsNs)
+		c.queue(&s, tsNs)
 	}
 	if p.deferred != nil && err != errTaskPanicked {
 		var extra map[string]float64
 		c.safely("deferred metrics", func() { extra = p.deferred(res, err) })
 		for name, v := range extra {
 			if name == "" || !finite(v) {
-				c.logger.Warn("tripswitch: deferred metric skipped", "metric", name, "value", v)
-				c.pipe.drop(1)
+				c.logEvery(slog.LevelWarn, "deferred-metric-skipped", "tripswitch: deferred metric skipped", "metric", name, "value", v)
+				c.pipe.reject(1, false)
 				continue
 			}
 			s.Metric, s.Value = name, v
-			c.pipe.push(&s, tsNs)
+			c.queue(&s, tsNs)
 		}
 	}
 }
@@ -367,7 +368,7 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time
 func (c *Client) metricValue(m *metricSpec) (v float64, ok bool) {
 	c.safely("metric "+m.name, func() { v = m.fn(); ok = true })
 	if ok && !finite(v) {
-		c.logger.Warn("tripswitch: metric function returned a non-finite value; sample dropped", "metric", m.name, "value", v)
+		c.logEvery(slog.LevelWarn, "metric-not-finite:"+m.name, "tripswitch: metric function returned a non-finite value; sample dropped", "metric", m.name, "value", v)
 		ok = false
 	}
 	return v, ok

@@ -111,7 +111,10 @@ func WithBaseURL(u string) Option {
 	return optionFunc(func(c *config) { c.baseURL = u })
 }
 
-// WithLogger sets the logger. Default: discard.
+// WithLogger sets the logger. Default (and nil): slog.Default() as it is
+// when NewClient runs, records at WARN and above only. Repeated problems
+// are logged at most once a minute, with the number of repeats. To
+// silence the client, pass slog.New(slog.DiscardHandler).
 func WithLogger(l *slog.Logger) Option {
 	return optionFunc(func(c *config) { c.logger = l })
 }
@@ -166,7 +169,9 @@ func WithFlushInterval(d time.Duration) Option {
 }
 
 // WithBufferCapacity sets the most samples held in memory. When full, the
-// oldest are dropped (and counted in Stats). Default 10,000.
+// oldest are dropped (and counted in Stats): the buffer is split into a
+// few parts that each drop their own oldest, so the samples kept are the
+// newest give or take a few. Default 10,000.
 func WithBufferCapacity(n int) Option {
 	return optionFunc(func(c *config) { c.bufferCapacity = n })
 }

@@ -1,488 +1,445 @@
 package tripswitch
 
 import (
+	"math/rand/v2"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
 
 // pipeline is the bounded sample buffer between producers and the flusher.
 //
-// Producers stage samples in small buffers picked by goroutine (see
-// stage), so that concurrent callers rarely touch the same lock or cache
-// line. A full stage moves to the central ring in push order; whenever the
-// flusher or Stats looks, every stage is drained, several stages merged by
-// timestamp, so that the ring holds samples oldest first.
+// It is a few shards, each a mutex and a fixed ring; together the rings
+// hold exactly the buffer capacity. A producer puts each sample into a
+// shard picked at random, so concurrent producers rarely wait for the same
+// lock; a full shard passes the sample on to one with room. When every
+// shard is full, the picked one overwrites its oldest sample, which is
+// counted as dropped: the buffer keeps the newest samples, give or take
+// the last few of each shard.
 //
-// Samples in the ring are addressed by monotonically increasing sequence
-// numbers. The flusher copies the oldest samples out (the batch in flight),
-// sends them, and only then advances the head, so a batch that fails stays
-// queued and is retried oldest first. When the ring is full a new sample
-// overwrites the oldest one, which is counted as dropped; if that sample
-// belongs to the batch in flight, its fate waits for the batch's outcome
-// (it is counted in overwritten meanwhile, and still buffered: the flusher
-// holds its copy).
+// The flusher takes a batch of the oldest samples of all shards (merging
+// the shards by timestamp), sends it, and only then removes it, so that a
+// batch that fails stays buffered and is retried. A sample of the batch in
+// flight that is overwritten meanwhile keeps its place in the accounting
+// (the flusher holds a copy) until the batch's outcome is known.
 //
-// With mu and every stage locked:
-// Σ produced = delivered + Σ discarded + dropped + (tail - head) + overwritten
-// + Σ (staged + in transit).
+// Samples of one goroutine are not kept in the order they were produced:
+// every sample carries its timestamp, and the server orders by it. A batch
+// is in timestamp order as far as each shard is.
+//
+// Accounting, with every shard locked:
+//
+//	produced = delivered + dropped + buffered
+//	buffered = Σ ring contents + Σ overwritten + held
+//
+// so Buffered never exceeds the capacity by more than one batch.
+//
+// Targets (BENCHMARKS.md): queueing a sample allocates nothing and keeps
+// BenchmarkPreparedSample at or under 150 ns; under RunParallel the cost
+// per sample stays at or under 0.7 × the serial one.
 type pipeline struct {
-	stages    []stage
-	stageMask uint32
-	stageCap  int
+	shards    []shard
+	mask      uint32
 	closed    atomic.Bool // intake stopped: new samples are counted as dropped
-
-	mu         sync.Mutex // the ring; taken before any stage lock
-	ring       []wire.Sample
-	head       uint64 // sequence of the oldest buffered sample
-	tail       uint64 // sequence of the next sample
-	headPos    int    // ring index of head
-	tailPos    int    // ring index of tail
-	delivered  uint64
-	dropped    uint64
-	runs       [][]staged // scratch for merging stages
-	discarding bool       // Close dropped the buffer: late runs are dropped too
-
-	// The batch in flight covers sequences [flightStart, flightEnd).
-	inFlight    bool
-	flightStart uint64
-	flightEnd   uint64
-	overwritten uint64 // in-flight samples overwritten in the ring
-
 	batchSize int
-	notify    chan struct{} // signals the flusher that a full batch is ready
+	share     int           // samples a shard holds when the whole buffer holds about a batch
+	notify    chan struct{} // wakes the flusher when a batch may be ready
+	allFull   uint64        // full with every shard's bit set
+
+	// full has bit i set while shard i's ring is full. It is written under
+	// the shard's lock when that changes (rarely), and read without locks,
+	// so that finding a shard with room costs one load of a cache line
+	// that producers do not write.
+	full atomic.Uint64
+
+	// Written with every shard locked (see lockAll), so that counts is
+	// consistent.
+	delivered  uint64
+	dropped    uint64 // refused or given up by the flusher
+	held       int    // taken out of the rings, with the flusher (see settle)
+	discarding bool   // Close dropped the buffer: late outcomes change nothing
 }
 
-// staged is a sample waiting in a stage, with its ordering key.
-type staged struct {
+// shard is one lock and one ring, padded to its own cache lines.
+type shard struct {
+	mu      sync.Mutex
+	ring    []slot
+	head    uint64 // sequence of the oldest sample
+	tail    uint64 // sequence of the next sample
+	headPos int    // ring index of head
+	tailPos int    // ring index of tail
+
+	// The shard's part of the batch in flight is [head, flightEnd), less
+	// the overwritten samples, which head has already passed.
+	flightEnd   uint64
+	overwritten int
+	bit         uint64 // the shard's bit in pipeline.full
+
+	produced uint64
+	dropped  uint64 // overwritten when full, or produced after close
+	invalid  uint64 // refused when produced (also counted in dropped)
+	_        [64]byte
+}
+
+// slot is a buffered sample and its ordering key (Unix nanoseconds).
+type slot struct {
 	s   wire.Sample
-	key int64 // Unix nanoseconds of the sample
+	key int64
 }
 
-// stage is one producer-side buffer, padded to its own cache lines.
-type stage struct {
-	mu        sync.Mutex
-	buf       []staged
-	spare     []staged     // swapped in by drain, so draining allocates nothing
-	inTransit int          // samples on their way to the ring (a full run, a bulk push)
-	newest    atomic.Int64 // key of the last sample staged; 0 while empty
-	produced  uint64
-	discarded uint64 // produced after close, or unusable
-	_         [64]byte
-}
-
+// newPipeline splits capacity over a power-of-two number of shards, about
+// two per processor (at most 64, and never more than capacity).
 func newPipeline(capacity, batchSize int) *pipeline {
 	n := 1
-	for n < 4*runtime.GOMAXPROCS(0) && n < 64 {
+	for n < 2*runtime.GOMAXPROCS(0) && n < 64 && 2*n <= capacity {
 		n *= 2
 	}
-	// A stage holds at most a fraction of a batch and of the buffer, so
-	// that batching and overflow stay close to exact.
-	stageCap := min(64, max(1, min(capacity, batchSize)/n))
+	return newPipelineShards(capacity, batchSize, n)
+}
+
+// newPipelineShards is newPipeline with n shards (a power of two).
+func newPipelineShards(capacity, batchSize, n int) *pipeline {
 	p := &pipeline{
-		stages:    make([]stage, n),
-		stageMask: uint32(n - 1),
-		stageCap:  stageCap,
-		ring:      make([]wire.Sample, capacity),
-		runs:      make([][]staged, 0, n),
+		shards:    make([]shard, n),
+		mask:      uint32(n - 1),
 		batchSize: batchSize,
+		share:     max(1, (batchSize+n-1)/n),
 		notify:    make(chan struct{}, 1),
 	}
-	for i := range p.stages {
-		p.stages[i].buf = make([]staged, 0, stageCap)
-		p.stages[i].spare = make([]staged, 0, stageCap)
+	for i := range p.shards {
+		size := capacity / n
+		if i < capacity%n {
+			size++
+		}
+		p.shards[i].ring = make([]slot, size)
+		p.shards[i].bit = 1 << i
+		p.allFull |= 1 << i
 	}
 	return p
 }
 
+// lockShard locks the shard for a new sample: one picked at random, a
+// cheap per-call choice that spreads concurrent producers over the locks.
+// A full shard passes the sample on to one with room, if any, so that
+// nothing is dropped before the whole buffer is full.
+func (p *pipeline) lockShard() *shard {
+	i := rand.Uint32()
+	for range len(p.shards) {
+		sh, room := p.roomFrom(i)
+		sh.mu.Lock()
+		if !room || !sh.isFull() {
+			return sh
+		}
+		sh.mu.Unlock() // it filled up meanwhile: look again
+		i++
+	}
+	sh := &p.shards[i&p.mask]
+	sh.mu.Lock()
+	return sh
+}
+
+// roomFrom returns shard i, or the next one with room when it is full; room
+// is false when every shard is full (sh is then shard i). It reads the
+// shards' full flags without their locks.
+func (p *pipeline) roomFrom(i uint32) (sh *shard, room bool) {
+	full := p.full.Load()
+	if full == p.allFull {
+		return &p.shards[i&p.mask], false
+	}
+	for j := range uint32(len(p.shards)) {
+		if o := &p.shards[(i+j)&p.mask]; full&o.bit == 0 {
+			return o, true
+		}
+	}
+	return &p.shards[i&p.mask], false
+}
+
 // push queues one sample taken at key (Unix nanoseconds). It never blocks
-// on I/O and holds one uncontended lock in the common case.
+// on I/O and holds one lock, rarely contended.
 func (p *pipeline) push(s *wire.Sample, key int64) {
-	p.pushTo(p.stage(), s, key)
-}
-
-// pushTo is push into a given stage.
-func (p *pipeline) pushTo(st *stage, s *wire.Sample, key int64) {
-	st.mu.Lock()
-	st.produced++
+	sh := p.lockShard()
+	sh.produced++
 	if p.closed.Load() {
-		st.discarded++
-		st.mu.Unlock()
+		sh.dropped++
+		sh.mu.Unlock()
 		return
 	}
-	if n := len(st.buf); n < cap(st.buf) {
-		st.buf = st.buf[:n+1]
-		e := &st.buf[n]
-		e.s, e.key = *s, key
-	} else {
-		st.buf = append(st.buf, staged{*s, key})
-	}
-	st.newest.Store(key)
-	if len(st.buf) < p.stageCap || st.spare == nil {
-		st.mu.Unlock()
-		return
-	}
-	// The stage is full: move it to the ring, in push order. Until it is
-	// there the run is counted as in transit.
-	run := st.buf
-	st.buf, st.spare = st.spare, nil
-	st.newest.Store(0)
-	st.inTransit += len(run)
-	st.mu.Unlock()
-
-	p.mu.Lock()
-	if p.discarding {
-		p.dropped += uint64(len(run)) // Close gave up on the buffer meanwhile
-	} else {
-		p.moveOlderLocked(st, run[0].key)
-		for i := range run {
-			p.appendLocked(&run[i].s)
-		}
-	}
-	p.notifyLocked()
-	// The run is not cleared: the ring holds the same strings now, and the
-	// buffer is overwritten as the stage refills.
-	st.mu.Lock()
-	st.inTransit -= len(run)
-	st.spare = run[:0]
-	st.mu.Unlock()
-	p.mu.Unlock()
-}
-
-// moveOlderLocked moves to the ring, ahead of a full run of stage full
-// whose oldest key is first, the stages other than full whose samples are
-// all older (or as old). A goroutine whose stack moved left such samples behind in its
-// previous stage; concurrent goroutines' stages hold newer samples and are
-// left alone. The caller holds mu.
-func (p *pipeline) moveOlderLocked(full *stage, first int64) {
-	for i := range p.stages {
-		st := &p.stages[i]
-		if n := st.newest.Load(); st == full || n == 0 || n > first {
-			continue
-		}
-		st.mu.Lock()
-		if st.inTransit > 0 { // see drainLocked
-			st.mu.Unlock()
-			continue
-		}
-		for j := range st.buf {
-			p.appendLocked(&st.buf[j].s)
-		}
-		clear(st.buf)
-		st.buf = st.buf[:0]
-		st.newest.Store(0)
-		st.mu.Unlock()
+	p.append(sh, s, key)
+	ready := int(sh.tail-sh.head) >= p.share
+	sh.mu.Unlock()
+	if ready {
+		p.wake()
 	}
 }
 
-// pushValues queues one sample per value, the others copied from tmpl.
-// When the caller has nothing staged, the samples go straight to the ring
-// under one lock (reserved as in transit meanwhile, like a full run).
+// pushValues queues one sample per value, the others copied from tmpl,
+// under one lock (or more, when the shard fills up).
 func (p *pipeline) pushValues(tmpl *wire.Sample, values []float64, key int64) {
-	st := p.stage()
-	st.mu.Lock()
-	if p.closed.Load() {
-		st.produced += uint64(len(values))
-		st.discarded += uint64(len(values))
-		st.mu.Unlock()
-		return
-	}
-	if len(st.buf) > 0 || st.inTransit > 0 {
-		st.mu.Unlock()
-		s := *tmpl
-		for _, v := range values {
-			s.Value = v
-			p.pushTo(st, &s, key)
-		}
-		return
-	}
-	st.produced += uint64(len(values))
-	st.inTransit += len(values)
-	st.mu.Unlock()
-
-	p.mu.Lock()
-	if p.discarding {
-		p.dropped += uint64(len(values))
-	} else {
-		p.moveOlderLocked(st, key)
-		s := *tmpl
-		for _, v := range values {
-			s.Value = v
-			p.appendLocked(&s)
-		}
-		p.notifyLocked()
-	}
-	st.mu.Lock()
-	st.inTransit -= len(values)
-	st.mu.Unlock()
-	p.mu.Unlock()
-}
-
-// stage picks the caller's stage from the address of its stack, which is
-// stable for a goroutine: samples of one goroutine stay in push order
-// (unless its stack is moved as it grows, which can reorder the samples
-// around that moment), and concurrent goroutines mostly use different
-// stages.
-func (p *pipeline) stage() *stage {
-	var mark byte
-	x := uint64(uintptr(unsafe.Pointer(&mark))) >> 13 // 8 KiB: the smallest stack
-	h := uint32((x * 0x9E3779B97F4A7C15) >> 40)       // Fibonacci hashing: the top bits mix best
-	return &p.stages[h&p.stageMask]
-}
-
-// drainLocked moves every staged sample into the ring, oldest first. The
-// caller holds mu.
-func (p *pipeline) drainLocked() {
-	runs := p.runs[:0]
-	for i := range p.stages {
-		st := &p.stages[i]
-		st.mu.Lock()
-		// A stage with a run in transit keeps its newer samples until the
-		// run has landed: draining them now would put them ahead of it.
-		if len(st.buf) > 0 && st.inTransit == 0 {
-			runs = append(runs, st.buf)
-			if st.spare != nil {
-				st.buf, st.spare = st.spare, nil
-			} else {
-				st.buf = make([]staged, 0, p.stageCap)
-			}
-			st.newest.Store(0)
-		}
-		st.mu.Unlock()
-	}
-	if len(runs) == 0 {
-		return
-	}
-	if len(runs) == 1 {
-		// One producer (or one stage): push order is oldest first.
-		for i := range runs[0] {
-			p.appendLocked(&runs[0][i].s)
-		}
-	} else {
-		p.mergeLocked(runs)
-	}
-	// Hand the emptied buffers back as spares to stages that lack one and
-	// have no run in transit (whose pusher restores its own spare).
-	j := 0
-	for i := range p.stages {
-		if j == len(runs) {
+	sh := p.lockShard()
+	s := *tmpl
+	for i, v := range values {
+		if p.closed.Load() {
+			n := uint64(len(values) - i)
+			sh.produced += n
+			sh.dropped += n
 			break
 		}
-		st := &p.stages[i]
-		st.mu.Lock()
-		if st.spare == nil && st.inTransit == 0 {
-			clear(runs[j])
-			st.spare = runs[j][:0]
-			j++
-		}
-		st.mu.Unlock()
-	}
-	clear(runs)
-	p.runs = runs[:0]
-	p.notifyLocked()
-}
-
-// notifyLocked signals the flusher when a full batch is in the ring.
-func (p *pipeline) notifyLocked() {
-	if int(p.tail-p.head) >= p.batchSize {
-		select {
-		case p.notify <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// mergeLocked appends the samples of several stages in timestamp order:
-// each stage is sorted, then the stages are merged. There are few stages,
-// so a linear scan for the smallest head is cheapest.
-func (p *pipeline) mergeLocked(runs [][]staged) {
-	for _, run := range runs {
-		sortByKey(run)
-	}
-	var pos [64]int // stages are capped at 64
-	for {
-		best := -1
-		for i, run := range runs {
-			if pos[i] < len(run) && (best < 0 || run[pos[i]].key < runs[best][pos[best]].key) {
-				best = i
+		if sh.isFull() {
+			if _, room := p.roomFrom(0); room {
+				sh.mu.Unlock()
+				sh = p.lockShard()
 			}
 		}
-		if best < 0 {
-			return
-		}
-		p.appendLocked(&runs[best][pos[best]].s)
-		pos[best]++
+		s.Value = v
+		sh.produced++
+		p.append(sh, &s, key)
+	}
+	ready := int(sh.tail-sh.head) >= p.share
+	sh.mu.Unlock()
+	if ready {
+		p.wake()
 	}
 }
 
-// sortByKey sorts a stage's samples; they arrive nearly sorted, which
-// insertion sort handles in linear time.
-func sortByKey(run []staged) {
-	for i := 1; i < len(run); i++ {
-		if run[i].key >= run[i-1].key {
-			continue
-		}
-		x := run[i]
-		j := i
-		for ; j > 0 && run[j-1].key > x.key; j-- {
-			run[j] = run[j-1]
-		}
-		run[j] = x
+// reject counts n samples that were produced but could not be queued;
+// invalid says they broke the ingest contract.
+func (p *pipeline) reject(n int, invalid bool) {
+	sh := &p.shards[rand.Uint32()&p.mask]
+	sh.mu.Lock()
+	sh.produced += uint64(n)
+	sh.dropped += uint64(n)
+	if invalid {
+		sh.invalid += uint64(n)
+	}
+	sh.mu.Unlock()
+}
+
+// wake signals the flusher without waiting.
+func (p *pipeline) wake() {
+	select {
+	case p.notify <- struct{}{}:
+	default:
 	}
 }
 
-// appendLocked puts one sample at the tail of the ring, overwriting the
-// oldest when the ring is full. The caller holds mu.
-func (p *pipeline) appendLocked(s *wire.Sample) {
-	if int(p.tail-p.head) == len(p.ring) {
-		if p.inFlight && p.head >= p.flightStart && p.head < p.flightEnd {
-			p.overwritten++
+// append puts a sample at the tail of shard sh, overwriting the oldest
+// when the ring is full. The caller holds sh.mu.
+func (p *pipeline) append(sh *shard, s *wire.Sample, key int64) {
+	if len(sh.ring) == 0 {
+		sh.dropped++
+		return
+	}
+	if sh.isFull() {
+		if sh.head < sh.flightEnd {
+			sh.overwritten++ // in flight: its fate waits for the batch
 		} else {
-			p.dropped++
+			sh.dropped++
 		}
-		p.head++ // headPos == tailPos: the slot is overwritten below
-		p.headPos = p.next(p.headPos)
+		sh.head++
+		sh.headPos = sh.next(sh.headPos)
 	}
-	p.ring[p.tailPos] = *s
-	p.tail++
-	p.tailPos = p.next(p.tailPos)
+	e := &sh.ring[sh.tailPos]
+	e.s, e.key = *s, key
+	sh.tail++
+	sh.tailPos = sh.next(sh.tailPos)
+	if sh.isFull() && p.full.Load()&sh.bit == 0 {
+		p.full.Or(sh.bit)
+	}
 }
 
-// drop counts samples that were produced but could not be queued.
-func (p *pipeline) drop(n int) {
-	st := p.stage()
-	st.mu.Lock()
-	st.produced += uint64(n)
-	st.discarded += uint64(n)
-	st.mu.Unlock()
+// removed clears shard sh's full bit after samples left its ring. The
+// caller holds sh.mu.
+func (p *pipeline) removed(sh *shard) {
+	if !sh.isFull() && p.full.Load()&sh.bit != 0 {
+		p.full.And(^sh.bit)
+	}
 }
 
-func (p *pipeline) next(i int) int {
-	i++
-	if i == len(p.ring) {
+// isFull reports whether the ring is full. The caller holds sh.mu.
+func (sh *shard) isFull() bool {
+	return int(sh.tail-sh.head) == len(sh.ring)
+}
+
+// next is the ring index after i.
+func (sh *shard) next(i int) int {
+	if i++; i == len(sh.ring) {
 		return 0
 	}
 	return i
 }
 
-// take copies up to max of the oldest samples into dst and marks them as
-// the batch in flight; the flusher then calls settle or retry. It takes
-// nothing while fewer than atLeast samples are buffered.
+// at returns the slot of sequence seq, which is buffered.
+func (sh *shard) at(seq uint64) *slot {
+	i := sh.headPos + int(seq-sh.head)
+	if i >= len(sh.ring) {
+		i -= len(sh.ring)
+	}
+	return &sh.ring[i]
+}
+
+func (p *pipeline) lockAll() {
+	for i := range p.shards {
+		p.shards[i].mu.Lock()
+	}
+}
+
+func (p *pipeline) unlockAll() {
+	for i := range p.shards {
+		p.shards[i].mu.Unlock()
+	}
+}
+
+// take copies up to max of the oldest samples into dst, merging the
+// shards by timestamp, and marks them as the batch in flight; the flusher
+// then calls settle or retry. It takes nothing while fewer than atLeast
+// samples are buffered, or while a batch is in flight or held.
 func (p *pipeline) take(dst []wire.Sample, max, atLeast int) []wire.Sample {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.drainLocked()
 	dst = dst[:0]
-	n := min(int(p.tail-p.head), max)
-	if n < atLeast {
+	p.lockAll()
+	defer p.unlockAll()
+	total := 0
+	for i := range p.shards {
+		sh := &p.shards[i]
+		if sh.head < sh.flightEnd || sh.overwritten > 0 {
+			return dst // a batch is already in flight
+		}
+		total += int(sh.tail - sh.head)
+	}
+	if p.held > 0 || total == 0 || total < atLeast {
 		return dst
 	}
-	pos := p.headPos
-	for range n {
-		dst = append(dst, p.ring[pos])
-		pos = p.next(pos)
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.flightEnd = sh.head // the shard's cursor while merging
 	}
-	p.inFlight = n > 0
-	p.flightStart, p.flightEnd = p.head, p.head+uint64(n)
-	p.overwritten = 0
+	for len(dst) < max {
+		var best *shard
+		for i := range p.shards {
+			sh := &p.shards[i]
+			if sh.flightEnd < sh.tail && (best == nil || sh.at(sh.flightEnd).key < best.at(best.flightEnd).key) {
+				best = sh
+			}
+		}
+		if best == nil {
+			break
+		}
+		dst = append(dst, best.at(best.flightEnd).s)
+		best.flightEnd++
+	}
 	return dst
 }
 
-// settle ends the batch in flight: its samples are delivered (ok) or
-// dropped, including those overwritten in the ring meanwhile. It returns
-// the batch size.
-func (p *pipeline) settle(ok bool) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.inFlight {
-		return 0
+// settle ends the batch in flight and removes it from the buffer:
+// delivered of its samples were accepted, dropped were given up, and the
+// rest stay with the flusher, still counted as buffered, until it calls
+// resolve or requeue for them.
+func (p *pipeline) settle(delivered, dropped int) {
+	p.lockAll()
+	defer p.unlockAll()
+	n := 0
+	for i := range p.shards {
+		sh := &p.shards[i]
+		n += sh.overwritten
+		for ; sh.head < sh.flightEnd; sh.head++ {
+			sh.ring[sh.headPos] = slot{}
+			sh.headPos = sh.next(sh.headPos)
+			n++
+		}
+		sh.flightEnd, sh.overwritten = 0, 0
+		p.removed(sh)
 	}
-	n := p.overwritten
-	for p.head < p.flightEnd {
-		p.ring[p.headPos] = wire.Sample{}
-		p.headPos = p.next(p.headPos)
-		p.head++
-		n++
+	if p.discarding {
+		return
 	}
-	if ok {
-		p.delivered += n
-	} else {
-		p.dropped += n
+	p.held += n
+	p.resolveLocked(delivered, dropped)
+}
+
+// resolve settles samples the flusher holds.
+func (p *pipeline) resolve(delivered, dropped int) {
+	p.lockAll()
+	defer p.unlockAll()
+	p.resolveLocked(delivered, dropped)
+}
+
+func (p *pipeline) resolveLocked(delivered, dropped int) {
+	if p.discarding {
+		return
 	}
-	p.endFlight()
-	return int(p.flightEnd - p.flightStart)
+	p.held -= delivered + dropped
+	p.delivered += uint64(delivered)
+	p.dropped += uint64(dropped)
+}
+
+// requeue puts samples the flusher holds back into the buffer, to be
+// retried. They may overwrite older samples there, like any new sample.
+func (p *pipeline) requeue(samples []wire.Sample) {
+	p.lockAll()
+	defer p.unlockAll()
+	if p.discarding {
+		return
+	}
+	p.held -= len(samples)
+	for i := range samples {
+		sh, _ := p.roomFrom(uint32(i))
+		p.append(sh, &samples[i], samples[i].TsMs*int64(time.Millisecond))
+	}
 }
 
 // retry ends the batch in flight without removing it: its samples stay
-// queued for the next attempt, except those overwritten meanwhile, which
+// buffered for the next attempt, except those overwritten meanwhile, which
 // are now dropped.
 func (p *pipeline) retry() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.dropped += p.overwritten
-	p.endFlight()
-}
-
-func (p *pipeline) endFlight() {
-	p.inFlight = false
-	p.overwritten = 0
+	p.lockAll()
+	defer p.unlockAll()
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.dropped += uint64(sh.overwritten)
+		sh.flightEnd, sh.overwritten = 0, 0
+	}
 }
 
 // close stops intake and, when discard is set, counts everything still
-// buffered as dropped.
+// buffered (the batch in flight and what the flusher holds included) as
+// dropped.
 func (p *pipeline) close(discard bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	p.lockAll()
+	defer p.unlockAll()
 	p.closed.Store(true)
-	p.drainLocked()
-	if discard {
-		p.discarding = true
-		for i := range p.stages { // samples held back behind runs in transit
-			st := &p.stages[i]
-			st.mu.Lock()
-			p.dropped += uint64(len(st.buf))
-			clear(st.buf)
-			st.buf = st.buf[:0]
-			st.newest.Store(0)
-			st.mu.Unlock()
-		}
-		for p.head < p.tail {
-			p.ring[p.headPos] = wire.Sample{}
-			p.headPos = p.next(p.headPos)
-			p.head++
-			p.dropped++
-		}
-		p.dropped += p.overwritten
-		p.endFlight()
+	if !discard || p.discarding {
+		return
 	}
+	p.discarding = true
+	for i := range p.shards {
+		sh := &p.shards[i]
+		sh.dropped += sh.tail - sh.head + uint64(sh.overwritten)
+		clear(sh.ring)
+		sh.head, sh.headPos, sh.flightEnd, sh.overwritten = sh.tail, sh.tailPos, 0, 0
+		p.removed(sh)
+	}
+	p.dropped += uint64(p.held)
+	p.held = 0
 }
 
 type pipelineCounts struct {
-	produced, delivered, dropped uint64
-	buffered                     int
+	produced, delivered, dropped, invalid uint64
+	buffered                              int
 }
 
-// counts returns a consistent snapshot: it drains the stages and reads
-// every counter with all locks held.
+// counts returns a consistent snapshot, read with every shard locked.
 func (p *pipeline) counts() pipelineCounts {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.drainLocked()
-	pc := pipelineCounts{delivered: p.delivered, dropped: p.dropped, buffered: int(p.tail-p.head) + int(p.overwritten)}
-	for i := range p.stages {
-		st := &p.stages[i]
-		st.mu.Lock()
-	}
-	for i := range p.stages {
-		st := &p.stages[i]
-		pc.produced += st.produced
-		pc.dropped += st.discarded
-		pc.buffered += len(st.buf) + st.inTransit // pushed since the drain above
-		st.mu.Unlock()
+	p.lockAll()
+	defer p.unlockAll()
+	pc := pipelineCounts{delivered: p.delivered, dropped: p.dropped, buffered: p.held}
+	for i := range p.shards {
+		sh := &p.shards[i]
+		pc.produced += sh.produced
+		pc.dropped += sh.dropped
+		pc.invalid += sh.invalid
+		pc.buffered += int(sh.tail-sh.head) + sh.overwritten
 	}
 	return pc
 }

@@ -1,17 +1,24 @@
 package tripswitch
 
 import (
+	"fmt"
 	"sync"
 	"testing"
 
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
 
+func checkCounts(t *testing.T, pc pipelineCounts) {
+	t.Helper()
+	if pc.produced != pc.delivered+pc.dropped+uint64(pc.buffered) {
+		t.Fatalf("identity broken: %+v", pc)
+	}
+}
+
 // TestPipelineConcurrent pushes (one by one and in bulk) from many
-// goroutines while a consumer
-// takes and settles batches and another reads the counts: the identity
-// holds at every read, nothing is lost, and each goroutine's samples come
-// out in the order it pushed them.
+// goroutines while a consumer takes and settles batches and another reads
+// the counts: the identity holds at every read, and every sample comes out
+// exactly once.
 func TestPipelineConcurrent(t *testing.T) {
 	const producers, each = 8, 5000
 	p := newPipeline(producers*each, 100) // large enough: no overflow
@@ -57,7 +64,7 @@ func TestPipelineConcurrent(t *testing.T) {
 				continue
 			}
 			got = append(got, batch...)
-			p.settle(true)
+			p.settle(len(batch), 0)
 		}
 	}()
 	go func() {
@@ -82,31 +89,188 @@ func TestPipelineConcurrent(t *testing.T) {
 	if pc.produced != producers*each || pc.delivered != producers*each || pc.dropped != 0 || pc.buffered != 0 {
 		t.Fatalf("counts %+v", pc)
 	}
-	next := map[string]float64{}
+	seen := map[string]bool{}
 	for _, s := range got {
-		if s.Value != next[s.Metric] {
-			t.Fatalf("producer %s: got %v, want %v: order lost", s.Metric, s.Value, next[s.Metric])
+		k := fmt.Sprint(s.Metric, s.Value)
+		if seen[k] {
+			t.Fatalf("sample %s delivered twice", k)
 		}
-		next[s.Metric]++
+		seen[k] = true
+	}
+	if len(seen) != producers*each {
+		t.Fatalf("%d distinct samples delivered, want %d", len(seen), producers*each)
 	}
 }
 
-// TestPipelineOverflowKeepsNewest overflows the ring from one goroutine:
-// exactly the overflow is dropped and the newest samples remain, in order.
+// TestPipelineOverflowKeepsNewest overflows the buffer from one goroutine:
+// exactly the overflow is dropped, the samples kept are recent ones, and a
+// batch comes out oldest first.
 func TestPipelineOverflowKeepsNewest(t *testing.T) {
-	p := newPipeline(1000, 100)
-	for i := range 25_000 {
+	const capacity, pushed = 1000, 25_000
+	p := newPipelineShards(capacity, 100, 4)
+	for i := range pushed {
 		s := wire.Sample{Value: float64(i)}
 		p.push(&s, int64(i))
 	}
 	pc := p.counts()
-	if pc.dropped != 24_000 || pc.buffered != 1000 {
+	checkCounts(t, pc)
+	if pc.dropped != pushed-capacity || pc.buffered != capacity {
 		t.Fatalf("counts %+v", pc)
 	}
-	batch := p.take(nil, 1000, 0)
+	batch := p.take(nil, capacity, 0)
+	if len(batch) != capacity {
+		t.Fatalf("took %d", len(batch))
+	}
 	for i, s := range batch {
-		if s.Value != float64(24_000+i) {
-			t.Fatalf("sample %d = %v", i, s.Value)
+		// Each shard keeps its newest quarter of the capacity: far more
+		// than that of the last 4×capacity samples land in every shard.
+		if s.Value < pushed-4*capacity {
+			t.Fatalf("sample %d = %v: an old sample survived the overflow", i, s.Value)
+		}
+		if i > 0 && s.Value <= batch[i-1].Value {
+			t.Fatalf("sample %d = %v after %v: not oldest first", i, s.Value, batch[i-1].Value)
 		}
 	}
+}
+
+// TestPipelineBufferedBounded pushes from 256 goroutines into a buffer
+// whose flusher always has a batch in flight: Buffered never exceeds the
+// capacity by more than one batch.
+func TestPipelineBufferedBounded(t *testing.T) {
+	const capacity, batchSize = 10_000, 500
+	p := newPipeline(capacity, batchSize)
+	stop := make(chan struct{})
+	var consumer sync.WaitGroup
+	consumer.Add(1)
+	go func() { // takes a batch and keeps it in flight, failing now and then
+		defer consumer.Done()
+		var batch []wire.Sample
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			batch = p.take(batch, batchSize, 0)
+			pc := p.counts()
+			checkCounts(t, pc)
+			if pc.buffered > capacity+batchSize {
+				t.Errorf("buffered %d with capacity %d and batch %d", pc.buffered, capacity, batchSize)
+				return
+			}
+			if i%3 == 0 {
+				p.retry()
+			} else {
+				p.settle(len(batch), 0)
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range 256 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := wire.Sample{RouterID: "r", Metric: "m"}
+			for i := range 2000 {
+				s.Value = float64(i)
+				p.push(&s, int64(i))
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	consumer.Wait()
+	pc := p.counts()
+	checkCounts(t, pc)
+	if pc.produced != 256*2000 || pc.buffered > capacity {
+		t.Fatalf("counts %+v", pc)
+	}
+}
+
+// TestPipelineSplitAccounting follows a refused batch the flusher splits:
+// held samples count as buffered until resolved or requeued.
+func TestPipelineSplitAccounting(t *testing.T) {
+	p := newPipelineShards(100, 10, 2)
+	for i := range 10 {
+		s := wire.Sample{Value: float64(i), TsMs: int64(i)}
+		p.push(&s, int64(i))
+	}
+	batch := p.take(nil, 10, 0)
+	if len(batch) != 10 {
+		t.Fatalf("took %d", len(batch))
+	}
+	p.settle(0, 0) // all held
+	if pc := p.counts(); pc.buffered != 10 || pc.produced != 10 {
+		t.Fatalf("after settle %+v", pc)
+	}
+	if got := p.take(nil, 10, 0); len(got) != 0 {
+		t.Fatalf("took %d while the flusher holds a batch", len(got))
+	}
+	p.resolve(4, 1)
+	p.requeue(batch[5:])
+	pc := p.counts()
+	checkCounts(t, pc)
+	if pc.delivered != 4 || pc.dropped != 1 || pc.buffered != 5 {
+		t.Fatalf("after resolve and requeue %+v", pc)
+	}
+	again := p.take(nil, 10, 0)
+	if len(again) != 5 {
+		t.Fatalf("took %d requeued samples", len(again))
+	}
+	p.settle(5, 0)
+	if pc := p.counts(); pc.delivered != 9 || pc.buffered != 0 {
+		t.Fatalf("final %+v", pc)
+	}
+}
+
+// TestPipelineCloseDiscardsHeld: Close gives up on what the flusher holds;
+// the flusher's late outcome changes nothing.
+func TestPipelineCloseDiscardsHeld(t *testing.T) {
+	p := newPipelineShards(100, 10, 2)
+	for i := range 30 {
+		s := wire.Sample{Value: float64(i)}
+		p.push(&s, int64(i))
+	}
+	batch := p.take(nil, 10, 0)
+	p.settle(2, 0) // 8 held
+	p.close(true)
+	p.resolve(8, 0)
+	p.requeue(batch)
+	pc := p.counts()
+	checkCounts(t, pc)
+	if pc.delivered != 2 || pc.dropped != 28 || pc.buffered != 0 {
+		t.Fatalf("counts %+v", pc)
+	}
+	s := wire.Sample{}
+	p.push(&s, 0)
+	if pc := p.counts(); pc.produced != 31 || pc.dropped != 29 {
+		t.Fatalf("after close %+v", pc)
+	}
+}
+
+// BenchmarkPipelinePush queues samples into a full buffer (every sample
+// overwrites the oldest), as during an outage: the buffer's part of
+// BenchmarkPreparedSample, without the clock reads.
+func BenchmarkPipelinePush(b *testing.B) {
+	p := newPipeline(1<<16, 500)
+	s := wire.Sample{RouterID: "rtr_checkout", Metric: "latency", OK: true}
+	b.ReportAllocs()
+	var key int64
+	for b.Loop() {
+		key++
+		p.push(&s, key)
+	}
+}
+
+func BenchmarkPipelinePushParallel(b *testing.B) {
+	p := newPipeline(1<<16, 500)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		s := wire.Sample{RouterID: "rtr_checkout", Metric: "latency", OK: true}
+		var key int64
+		for pb.Next() {
+			key++
+			p.push(&s, key)
+		}
+	})
 }

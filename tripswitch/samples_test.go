@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -165,16 +166,34 @@ func TestBatchingByInterval(t *testing.T) {
 	}
 }
 
+// checkNewest checks the samples kept from a buffer of capacity that
+// overflowed while one goroutine produced values 0 … produced-1: they are
+// oldest first, and recent. The buffer's
+// shards each drop their own oldest, so the samples kept are the newest
+// give or take a few per shard; 8×capacity is far beyond that.
+func checkNewest(t *testing.T, got []map[string]any, produced, capacity int) {
+	t.Helper()
+	for i, smp := range got {
+		v := num(t, smp["value"])
+		if v < float64(produced-8*capacity) {
+			t.Fatalf("sample %d has value %v: an old sample survived the overflow of %d", i, v, produced)
+		}
+		if i > 0 && num(t, smp["ts_ms"]) < num(t, got[i-1]["ts_ms"]) {
+			t.Fatalf("sample %d is older than the one before it: not oldest first", i)
+		}
+	}
+}
+
 func TestOverflowDropsOldest(t *testing.T) {
 	f := newFakeServer(t)
 	c := newTestClient(t, f, tripswitch.WithBufferCapacity(100), tripswitch.WithBatchSize(1000), tripswitch.WithFlushInterval(time.Hour))
-	for i := range 250 {
+	for i := range 2500 {
 		_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: float64(i), OK: true})
 	}
 	s := c.Stats()
 	checkIdentity(t, s)
-	if s.Produced != 250 || s.Dropped != 150 || s.Buffered != 100 {
-		t.Fatalf("stats %+v, want 150 dropped and 100 buffered", s)
+	if s.Produced != 2500 || s.Dropped != 2400 || s.Buffered != 100 {
+		t.Fatalf("stats %+v, want 2400 dropped and 100 buffered", s)
 	}
 	if err := c.Flush(context.Background()); err != nil {
 		t.Fatal(err)
@@ -183,11 +202,7 @@ func TestOverflowDropsOldest(t *testing.T) {
 	if len(got) != 100 {
 		t.Fatalf("delivered %d", len(got))
 	}
-	for i, smp := range got {
-		if v := num(t, smp["value"]); v != float64(150+i) {
-			t.Fatalf("sample %d value %v: the newest 100 should be kept, oldest first", i, v)
-		}
-	}
+	checkNewest(t, got, 2500, 100)
 	s = c.Stats()
 	checkIdentity(t, s)
 	if s.Delivered != 100 {
@@ -212,33 +227,38 @@ func TestRetryAfterServerErrors(t *testing.T) {
 	if s.Dropped != 0 || s.FlushFailures != 4 {
 		t.Fatalf("stats %+v, want 0 dropped and 4 failures", s)
 	}
-	got := f.samples()
-	for i, smp := range got {
-		if v := num(t, smp["value"]); v != float64(i) {
-			t.Fatalf("sample %d has value %v: not oldest first", i, v)
-		}
+	seen := map[float64]bool{}
+	for _, smp := range f.samples() {
+		seen[num(t, smp["value"])] = true
+	}
+	if len(seen) != 50 {
+		t.Fatalf("%d distinct samples at the server, want 50", len(seen))
 	}
 }
 
 func TestClientErrorDropsBatch(t *testing.T) {
 	f := newFakeServer(t)
-	f.ingestCodes = []int{400}
+	f.ingestCodes = []int{403}
 	var results []tripswitch.FlushResult
 	c := newTestClient(t, f, tripswitch.WithHooks(tripswitch.Hooks{Flush: func(r tripswitch.FlushResult) { results = append(results, r) }}))
 	for range 3 {
 		_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 1, OK: true})
 	}
-	_ = c.Flush(context.Background())
+	err := c.Flush(context.Background())
+	var de *tripswitch.DeliveryError
+	if !errors.As(err, &de) || de.StatusCode != 403 || de.Samples != 3 || de.Retrying {
+		t.Fatalf("Flush = %v, want a *DeliveryError for 3 samples refused with 403", err)
+	}
 	s := c.Stats()
 	checkIdentity(t, s)
-	if s.Dropped != 3 || s.Buffered != 0 {
-		t.Fatalf("stats %+v, want the 400'd batch dropped", s)
+	if s.Dropped != 3 || s.Buffered != 0 || !errors.As(s.LastDeliveryError, &de) {
+		t.Fatalf("stats %+v, want the 403'd batch dropped and its error kept", s)
 	}
 	_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 1, OK: true})
 	if err := c.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if len(results) != 2 || results[0].StatusCode != 400 || results[0].Retrying || results[1].Err != nil {
+	if len(results) != 2 || results[0].StatusCode != 403 || results[0].Retrying || results[1].Err != nil {
 		t.Fatalf("flush results %+v", results)
 	}
 }
@@ -689,9 +709,19 @@ func TestOverflowDuringDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.samples()
-	if len(got) != 150 || num(t, got[0]["value"]) != 0 || num(t, got[50]["value"]) != 300 {
+	if len(got) != 150 {
 		t.Fatalf("server got %d samples", len(got))
 	}
+	held := map[float64]bool{}
+	for _, smp := range got[:50] {
+		held[num(t, smp["value"])] = true
+	}
+	for i := range 50 {
+		if !held[float64(i)] {
+			t.Fatalf("sample %d of the held batch missing from the first 50 delivered", i)
+		}
+	}
+	checkNewest(t, got[50:], 400, 100)
 	checkIdentity(t, c.Stats())
 }
 
@@ -702,11 +732,11 @@ func TestReporterReportValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := time.UnixMilli(1764201600123)
+	ts := time.Now().Truncate(time.Millisecond)
 	if err := rep.ReportValues(context.Background(), ts, []float64{1, 2, nan()}, true, ""); err == nil {
 		t.Fatal("non-finite value accepted")
 	}
-	_ = rep.Report(context.Background(), ts, 0.5, true, "") // staged first: order must hold
+	_ = rep.Report(context.Background(), ts, 0.5, true, "")
 	if err := rep.ReportValues(context.Background(), ts, []float64{10, 20, 30}, false, "4bf92f3577b34da6a3ce929d0e0e4736"); err != nil {
 		t.Fatal(err)
 	}
@@ -722,9 +752,14 @@ func TestReporterReportValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := f.samples()
+	// One timestamp for all: the order among them is not promised.
+	sort.Slice(got, func(i, j int) bool { return num(t, got[i]["value"]) < num(t, got[j]["value"]) })
 	var values []float64
 	for _, smp := range got {
 		values = append(values, num(t, smp["value"]))
+		if num(t, smp["ts_ms"]) != float64(ts.UnixMilli()) {
+			t.Fatalf("sample %v", smp)
+		}
 	}
 	if fmt.Sprint(values) != "[0.5 10 20 30 40 50]" {
 		t.Fatalf("values %v", values)

@@ -33,8 +33,51 @@ type Sample struct {
 
 // Tags is an immutable, pre-encoded tag set.
 type Tags struct {
-	m    map[string]string
-	json []byte
+	m       map[string]string
+	json    []byte
+	problem string // why the set breaks the ingest contract; "" when it does not
+}
+
+// Limits of one sample in the ingest contract, in characters.
+const (
+	MaxIDLen       = 128 // router_id
+	MaxMetricLen   = 128 // metric
+	MaxTraceIDLen  = 128 // trace_id
+	MaxTags        = 32  // entries of tags
+	MaxTagKeyLen   = 128 // a tag key
+	MaxTagValueLen = 256 // a tag value
+)
+
+// TooLong reports whether s has more than n characters (an invalid byte
+// counts as one).
+func TooLong(s string, n int) bool {
+	return len(s) > n && utf8.RuneCountInString(s) > n
+}
+
+// Problem says why the tag set breaks the ingest contract's limits, or
+// returns "" when it does not. It is computed once, when the set is built.
+func (t *Tags) Problem() string {
+	if t == nil {
+		return ""
+	}
+	return t.problem
+}
+
+func tagsProblem(m map[string]string, keys []string) string {
+	if len(m) > MaxTags {
+		return fmt.Sprintf("%d tags; the limit is %d", len(m), MaxTags)
+	}
+	for _, k := range keys {
+		switch v := m[k]; {
+		case k == "":
+			return "a tag key is empty"
+		case TooLong(k, MaxTagKeyLen):
+			return fmt.Sprintf("tag key %.40q… has %d characters; the limit is %d", k, utf8.RuneCountInString(k), MaxTagKeyLen)
+		case TooLong(v, MaxTagValueLen):
+			return fmt.Sprintf("tag %.40q has a value of %d characters; the limit is %d", k, utf8.RuneCountInString(v), MaxTagValueLen)
+		}
+	}
+	return ""
 }
 
 // NewTags builds a tag set from m (copied). It returns nil for an empty map.
@@ -60,7 +103,7 @@ func NewTags(m map[string]string) *Tags {
 		cp[k] = m[k]
 	}
 	b = append(b, '}')
-	return &Tags{m: cp, json: b}
+	return &Tags{m: cp, json: b, problem: tagsProblem(cp, keys)}
 }
 
 // Merge returns the tag set of base overlaid with over (over's values win).

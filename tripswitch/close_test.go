@@ -1,0 +1,129 @@
+package tripswitch_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
+)
+
+// returnsWithin runs close and fails the test unless it returns within
+// limit. The limit is many times the deadline given to Close: it only
+// tells "returned by the deadline" from "did not return at all".
+func returnsWithin(t *testing.T, limit time.Duration, close func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(limit):
+		t.Fatalf("Close did not return within %v", limit)
+		return nil
+	}
+}
+
+// TestCloseWithBlockedFlushHook: a Flush hook that never returns does not
+// hold Close past its deadline, and Close says what is still running.
+func TestCloseWithBlockedFlushHook(t *testing.T) {
+	f := newFakeServer(t)
+	block := make(chan struct{})
+	entered := make(chan struct{})
+	var once sync.Once
+	c := newTestClient(t, f, tripswitch.WithFlushInterval(10*time.Millisecond), tripswitch.WithHooks(tripswitch.Hooks{Flush: func(tripswitch.FlushResult) {
+		once.Do(func() { close(entered) })
+		<-block
+	}}))
+	defer close(block) // lets the flusher end before goleak looks
+	_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 1, OK: true})
+	<-entered // the flusher is stuck in the hook
+	_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 2, OK: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := returnsWithin(t, 20*time.Second, func() error { return c.Close(ctx) })
+	if err == nil || !strings.Contains(err.Error(), "Flush hook is still running") || !strings.Contains(err.Error(), "1 samples not delivered") {
+		t.Fatalf("Close = %v, want it to name the running Flush hook and the undelivered sample", err)
+	}
+	s := c.Stats()
+	checkIdentity(t, s)
+	if s.Delivered != 1 || s.Dropped != 1 || s.Buffered != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestSecondCloseHonoursItsDeadline: while a first Close waits for a
+// server that never answers, a second Close with a shorter deadline
+// returns by its own deadline.
+func TestSecondCloseHonoursItsDeadline(t *testing.T) {
+	f := newFakeServer(t)
+	f.ingestHang = make(chan struct{})
+	c := newTestClient(t, f)
+	_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 1, OK: true})
+	ctx1, cancel1 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel1()
+	first := make(chan error, 1)
+	go func() { first <- c.Close(ctx1) }()
+	eventually(t, "the first Close sending", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.arrivals > 0
+	})
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel2()
+	err := returnsWithin(t, 20*time.Second, func() error { return c.Close(ctx2) })
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "first Close is still running") {
+		t.Fatalf("second Close = %v", err)
+	}
+	cancel1() // the first Close gives up now
+	if err := <-first; err == nil {
+		t.Fatal("first Close claimed delivery through a server that never answers")
+	}
+	// Once the first has returned, later calls return its result at once.
+	if err := c.Close(context.Background()); err == nil {
+		t.Fatal("third Close = nil")
+	}
+}
+
+// TestCloseReportsRunningCallbackOnlyWhenOneRuns: Close spends its whole
+// deadline on a server that never answers; with no hook running, its
+// error must not claim one is.
+func TestCloseReportsRunningCallbackOnlyWhenOneRuns(t *testing.T) {
+	for range 3 {
+		f := newFakeServer(t)
+		f.ingestHang = make(chan struct{})
+		c := newTestClient(t, f, tripswitch.WithStateChangeCallback(func(string, tripswitch.State, tripswitch.State) {}))
+		_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 1, OK: true})
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := c.Close(ctx)
+		cancel()
+		if err == nil || strings.Contains(err.Error(), "still running") {
+			t.Fatalf("Close = %v, want the undelivered sample and no running callback", err)
+		}
+	}
+}
+
+// TestCloseWithBlockedStateChangeHook: a StateChange hook that never
+// returns does not hold Close past its deadline either.
+func TestCloseWithBlockedStateChangeHook(t *testing.T) {
+	f := newFakeServer(t)
+	block := make(chan struct{})
+	entered := make(chan struct{})
+	var once sync.Once
+	c := newTestClient(t, f, tripswitch.WithStateChangeCallback(func(string, tripswitch.State, tripswitch.State) {
+		once.Do(func() { close(entered) })
+		<-block
+	}))
+	defer close(block)
+	f.send("checkout", "open", 0)
+	<-entered
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err := returnsWithin(t, 20*time.Second, func() error { return c.Close(ctx) })
+	if err == nil || !strings.Contains(err.Error(), "StateChange hook is still running") {
+		t.Fatalf("Close = %v", err)
+	}
+}
