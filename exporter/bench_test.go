@@ -13,9 +13,9 @@ import (
 
 // benchExporter returns an exporter that queues into a real client whose
 // buffer is never sent during the benchmark.
-func benchExporter(b *testing.B, routes []exporter.Route) *exporter.Exporter {
+func benchExporter(b *testing.B, rules []exporter.Rule) *exporter.Exporter {
 	b.Helper()
-	e, err := exporter.New(offlineClient(b), routes)
+	e, err := exporter.New(offlineClient(b), rules)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,7 +54,7 @@ func runExport(b *testing.B, e *exporter.Exporter, rm *metricdata.ResourceMetric
 }
 
 func BenchmarkExportSums1000(b *testing.B) {
-	e := benchExporter(b, []exporter.Route{{Instrument: "requests", Router: "rtr", OK: exporter.HTTPStatusOK,
+	e := benchExporter(b, []exporter.Rule{{Instrument: "requests", Router: "rtr", Metric: "requests", OK: exporter.OKBelowHTTPStatus(500),
 		TagKeys: []attribute.Key{"http.request.method"}}})
 	pts := make([]metricdata.DataPoint[float64], 1000)
 	for i, set := range benchAttrs(1000) {
@@ -67,7 +67,7 @@ func BenchmarkExportSums1000(b *testing.B) {
 }
 
 func BenchmarkExportGauges1000(b *testing.B) {
-	e := benchExporter(b, []exporter.Route{{Instrument: "queue.depth", Router: "rtr"}})
+	e := benchExporter(b, []exporter.Rule{{Instrument: "queue.depth", Router: "rtr", Metric: "queue.depth"}})
 	pts := make([]metricdata.DataPoint[int64], 1000)
 	for i, set := range benchAttrs(1000) {
 		pts[i] = metricdata.DataPoint[int64]{Attributes: set, Time: epoch, Value: int64(i)}
@@ -85,7 +85,7 @@ func BenchmarkHistogramExpand(b *testing.B) { benchHistogramExpand(b, "") }
 func BenchmarkHistogramExpandSeconds(b *testing.B) { benchHistogramExpand(b, "s") }
 
 func benchHistogramExpand(b *testing.B, unit string) {
-	e := benchExporter(b, []exporter.Route{{Instrument: "latency", Router: "rtr"}})
+	e := benchExporter(b, []exporter.Rule{{Instrument: "latency", Router: "rtr", Metric: "latency"}})
 	bounds := make([]float64, 19)
 	counts := make([]uint64, 20)
 	for i := range bounds {
@@ -104,9 +104,9 @@ func benchHistogramExpand(b *testing.B, unit string) {
 	runExport(b, e, rm, 1)
 }
 
-// BenchmarkExportUnselected exports 100 instruments no route selects.
+// BenchmarkExportUnselected exports 100 instruments no rule selects.
 func BenchmarkExportUnselected(b *testing.B) {
-	e := benchExporter(b, []exporter.Route{{Instrument: "selected", Router: "rtr"}})
+	e := benchExporter(b, []exporter.Rule{{Instrument: "selected", Router: "rtr", Metric: "selected"}})
 	ms := make([]metricdata.Metrics, 100)
 	for i := range ms {
 		ms[i] = metricdata.Metrics{Name: fmt.Sprintf("other.%d", i), Data: metricdata.Sum[int64]{
