@@ -20,7 +20,7 @@
 //		Instrument: "http.client.request.duration", // seconds, from otelhttp; samples in ms
 //		Router:     "rtr_payments",
 //		Metric:     "latency",
-//		OK:         exporter.HTTPStatusOK, // 5xx and transport errors fail
+//		OK:         exporter.OKBelowHTTPStatus(500), // 5xx and transport errors fail
 //		TagKeys:    []attribute.Key{"server.address"},
 //	}})
 //	if err != nil {
