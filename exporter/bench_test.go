@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -58,7 +59,7 @@ func BenchmarkExportSums1000(b *testing.B) {
 		TagKeys: []attribute.Key{"http.request.method"}}})
 	pts := make([]metricdata.DataPoint[float64], 1000)
 	for i, set := range benchAttrs(1000) {
-		pts[i] = metricdata.DataPoint[float64]{Attributes: set, Time: epoch, Value: float64(i)}
+		pts[i] = metricdata.DataPoint[float64]{Attributes: set, Time: time.Now(), Value: float64(i)}
 	}
 	rm := rmOf("app", metricdata.Metrics{Name: "requests", Data: metricdata.Sum[float64]{
 		DataPoints: pts, Temporality: metricdata.DeltaTemporality, IsMonotonic: true,
@@ -70,7 +71,7 @@ func BenchmarkExportGauges1000(b *testing.B) {
 	e := benchExporter(b, []exporter.Rule{{Instrument: "queue.depth", Router: "rtr", Metric: "queue.depth"}})
 	pts := make([]metricdata.DataPoint[int64], 1000)
 	for i, set := range benchAttrs(1000) {
-		pts[i] = metricdata.DataPoint[int64]{Attributes: set, Time: epoch, Value: int64(i)}
+		pts[i] = metricdata.DataPoint[int64]{Attributes: set, Time: time.Now(), Value: int64(i)}
 	}
 	rm := rmOf("app", metricdata.Metrics{Name: "queue.depth", Data: metricdata.Gauge[int64]{DataPoints: pts}})
 	runExport(b, e, rm, 1000)
@@ -97,7 +98,7 @@ func benchHistogramExpand(b *testing.B, unit string) {
 	rm := rmOf("app", metricdata.Metrics{Name: "latency", Unit: unit, Data: metricdata.Histogram[float64]{
 		Temporality: metricdata.DeltaTemporality,
 		DataPoints: []metricdata.HistogramDataPoint[float64]{{
-			Time: epoch, Count: 1000, Bounds: bounds, BucketCounts: counts, Sum: 100,
+			Time: time.Now(), Count: 1000, Bounds: bounds, BucketCounts: counts, Sum: 100,
 			Min: metricdata.NewExtrema(0.001), Max: metricdata.NewExtrema(0.25),
 		}},
 	}})
@@ -110,7 +111,7 @@ func BenchmarkExportUnselected(b *testing.B) {
 	ms := make([]metricdata.Metrics, 100)
 	for i := range ms {
 		ms[i] = metricdata.Metrics{Name: fmt.Sprintf("other.%d", i), Data: metricdata.Sum[int64]{
-			DataPoints: []metricdata.DataPoint[int64]{{Time: epoch, Value: 1}, {Time: epoch, Value: 2}},
+			DataPoints: []metricdata.DataPoint[int64]{{Time: time.Now(), Value: 1}, {Time: time.Now(), Value: 2}},
 		}}
 	}
 	runExport(b, e, rmOf("app", ms...), 200)
