@@ -49,11 +49,11 @@ type Rule struct {
 	// status is not codes.Error. It runs inside the span's End, so it must
 	// be fast; a panic in it drops the sample. See OKBelowHTTPStatus.
 	OK func(sdktrace.ReadOnlySpan) bool
-	// TagKeys lists the span attributes (at most MaxTagKeys, each once) copied into
-	// the sample's tags, under the attribute's key and with the attribute's
-	// value as text. Only these attributes become tags, never all of them:
-	// each distinct combination of values is a series on the server. A
-	// missing attribute leaves its tag out.
+	// TagKeys lists the span attributes (at most MaxTagKeys, each once)
+	// copied into the sample's tags, under the attribute's key and with
+	// the attribute's value as text. Only these attributes become tags,
+	// never all of them: each distinct combination of values is a series
+	// on the server. A missing attribute leaves its tag out.
 	TagKeys []attribute.Key
 }
 
