@@ -380,3 +380,24 @@ func (c *Client) LocalState(name string) (st State, ok bool) {
 	defer b.mu.Unlock()
 	return b.state, true
 }
+
+// LocalStates returns the local state of every breaker under local control
+// (see WithLocalFallback); it is empty while the state is fresh.
+func (c *Client) LocalStates() map[string]State {
+	out := make(map[string]State)
+	if c.local == nil {
+		return out
+	}
+	c.local.mu.Lock()
+	bs := make([]*localBreaker, 0, len(c.local.m))
+	for _, b := range c.local.m {
+		bs = append(bs, b)
+	}
+	c.local.mu.Unlock()
+	for _, b := range bs {
+		b.mu.Lock()
+		out[b.name] = b.state
+		b.mu.Unlock()
+	}
+	return out
+}
