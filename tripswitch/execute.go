@@ -25,16 +25,20 @@ import (
 // trace-ID extractor and hooks are recovered and logged.
 //
 // Invalid options return an error (ErrInvalidOption or
-// ErrConflictingOptions) before anything runs. For hot paths, Prepare the
-// options once instead.
+// ErrConflictingOptions) before anything runs.
+//
+// The client keeps the compiled form of up to 256 sets of plain options
+// (one breaker, a router, up to two Latency or constant metrics given with
+// WithMetric or WithMetrics, a trace ID), so that repeating such a call
+// costs about as much as a prepared one and allocates nothing. Calls with
+// other options (selectors, tags, metric functions, several breakers)
+// compile their options each time: Prepare them once for hot paths.
 func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts ...CallOption) (T, error) {
-	local := c.local != nil && !c.fresh.Load()
-	if !local {
-		if p := c.calls.find(opts); p != nil {
-			// The steady state: options seen before, compiled once.
-			return runCall[T](p, nil, ctx, task)
-		}
+	if p := c.calls.find(opts); p != nil {
+		// The steady state: options seen before, compiled once.
+		return runCall[T](p, nil, ctx, task)
 	}
+	local := c.local != nil && !c.fresh.Load()
 	cfg := collectCallOptions(opts)
 	if cfg.gateOnly() && !local {
 		// Fast path: no samples, nothing to compile.
@@ -59,7 +63,7 @@ func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts
 		var zero T
 		return zero, err
 	}
-	if p.deferred == nil && !local {
+	if p.deferred == nil {
 		c.calls.add(opts, &p.callCore)
 	}
 	return p.Execute(ctx, task)

@@ -22,7 +22,7 @@ func task() (int, error) { return 1, nil }
 
 // client returns a client synced with a local server that holds a closed
 // "checkout" breaker; samples stay buffered during the benchmark.
-func client(b *testing.B) *tripswitch.Client {
+func client(b *testing.B, opts ...tripswitch.Option) *tripswitch.Client {
 	b.Helper()
 	srv := localservertest.Start(b)
 	localservertest.Seed(b, srv, localserver.Seed{
@@ -33,16 +33,16 @@ func client(b *testing.B) *tripswitch.Client {
 		}},
 	})
 	creds := srv.Credentials()
-	c, err := tripswitch.NewClient(context.Background(), creds.ProjectID,
+	c, err := tripswitch.NewClient(context.Background(), creds.ProjectID, append([]tripswitch.Option{
 		tripswitch.WithBaseURL(creds.BaseURL),
 		tripswitch.WithProjectKey(creds.ProjectKey),
 		tripswitch.WithIngestSecret(creds.IngestSecret),
 		tripswitch.WithFlushInterval(time.Hour),
-		tripswitch.WithBatchSize(1<<30),
-		tripswitch.WithBufferCapacity(1<<16),
+		tripswitch.WithBatchSize(1 << 30),
+		tripswitch.WithBufferCapacity(1 << 16),
 		tripswitch.WithMetadataSyncInterval(0),
 		tripswitch.WithLogger(slog.New(slog.DiscardHandler)),
-	)
+	}, opts...)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -94,7 +94,16 @@ func BenchmarkGatedExecute(b *testing.B) {
 
 // BenchmarkExecuteMetric is the call every README snippet shows.
 func BenchmarkExecuteMetric(b *testing.B) {
-	c := client(b)
+	benchExecuteMetric(b, client(b))
+}
+
+// BenchmarkExecuteMetricLocalPolicy is the same call on a client with a
+// local fallback policy, while its state is fresh.
+func BenchmarkExecuteMetricLocalPolicy(b *testing.B) {
+	benchExecuteMetric(b, client(b, tripswitch.WithLocalFallback(tripswitch.LocalPolicy{})))
+}
+
+func benchExecuteMetric(b *testing.B, c *tripswitch.Client) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -160,8 +169,8 @@ func BenchmarkExecuteMetricsParallel(b *testing.B) {
 	})
 }
 
-func prepared(b *testing.B) *tripswitch.Call[int] {
-	call, err := tripswitch.Prepare[int](client(b),
+func prepared(b *testing.B, opts ...tripswitch.Option) *tripswitch.Call[int] {
+	call, err := tripswitch.Prepare[int](client(b, opts...),
 		tripswitch.WithBreakers("checkout"),
 		tripswitch.WithRouter("rtr_checkout"),
 		tripswitch.WithMetric("latency", tripswitch.Latency),
@@ -196,4 +205,15 @@ func BenchmarkPreparedSampleParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+func BenchmarkPreparedSampleLocalPolicy(b *testing.B) {
+	call := prepared(b, tripswitch.WithLocalFallback(tripswitch.LocalPolicy{}))
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := call.Execute(ctx, task); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
