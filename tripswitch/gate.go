@@ -106,7 +106,9 @@ func (g *Gate) Allow(ctx context.Context) (Permit, error) {
 //     or buffer space: it is garbage once unreachable.
 //
 // The zero Permit (returned for a call without a router, or with an error)
-// is valid: completing it does nothing. Permit values are small; copy
+// is valid: completing it does nothing. While the local fallback policy
+// gates the call (WithLocalFallback), a call without a router gets a
+// pending Permit too: its outcome feeds the policy. Permit values are small; copy
 // them freely.
 type Permit struct {
 	s   *permitSlot
