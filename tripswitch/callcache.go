@@ -124,6 +124,18 @@ func (k *callKey) hash() uint64 {
 	return h
 }
 
+// routed reports whether opts include WithRouter: calls without one are
+// never cached (gate-only calls have a faster path of their own), and
+// telling them apart costs less than building their key.
+func routed(opts []CallOption) bool {
+	for _, o := range opts {
+		if _, ok := o.(routerOption); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // find returns the cached call for opts, or nil.
 func (cc *callCache) find(opts []CallOption) *callCore {
 	k, ok := cacheKey(opts)

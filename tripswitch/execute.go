@@ -34,13 +34,14 @@ import (
 // other options (selectors, tags, metric functions, several breakers)
 // compile their options each time: Prepare them once for hot paths.
 func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts ...CallOption) (T, error) {
-	if p := c.calls.find(opts); p != nil {
-		// The steady state: options seen before, compiled once.
-		return runCall[T](p, nil, ctx, task)
+	if routed(opts) {
+		if p := c.calls.find(opts); p != nil {
+			// The steady state: options seen before, compiled once.
+			return runCall[T](p, nil, ctx, task)
+		}
 	}
-	local := c.local != nil && !c.fresh.Load()
 	cfg := collectCallOptions(opts)
-	if cfg.gateOnly() && !local {
+	if cfg.gateOnly() && (c.local == nil || c.fresh.Load()) {
 		// Fast path: no samples, nothing to compile.
 		if err := cfg.validate(); err != nil {
 			var zero T
