@@ -21,6 +21,8 @@ import (
 // that many successes close it, a failure opens it again. As soon as the
 // stream delivers state again, every breaker leaves local control and the
 // service's state gates the next call; the local history is discarded.
+// A client without WithProjectKey never has fresh state, so the policy
+// then gates every call.
 //
 // Outcomes are counted for breakers named with WithBreakers (not those a
 // WithBreakerSelector picks, which are gated but not counted), from
