@@ -66,8 +66,9 @@ func New(opts ...Option) *Bridge {
 }
 
 // ClientOptions returns the options that connect a client to the Bridge:
-// the trace-ID extractor TraceID and hooks that count state transitions and
-// rejections and add a span event to the span of every rejected call. Pass
+// the trace-ID extractor TraceID and hooks that count state transitions,
+// local fallback changes and rejections and add a span event to the span
+// of every rejected call. Pass
 // them to tripswitch.NewClient of the one client the Bridge observes.
 func (b *Bridge) ClientOptions() []tripswitch.Option {
 	return []tripswitch.Option{
@@ -75,6 +76,7 @@ func (b *Bridge) ClientOptions() []tripswitch.Option {
 		tripswitch.WithHooks(tripswitch.Hooks{
 			StateChange: b.onStateChange,
 			Rejected:    b.onRejected,
+			LocalChange: b.onLocalChange,
 		}),
 	}
 }

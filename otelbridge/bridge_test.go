@@ -298,21 +298,23 @@ func TestHealthMetrics(t *testing.T) {
 
 // units is the documented unit of every instrument.
 var units = map[string]string{
-	"tripswitch.breaker.state":          "1",
-	"tripswitch.breaker.allow_rate":     "1",
-	"tripswitch.breaker.count":          "{breaker}",
-	"tripswitch.breaker.transitions":    "{transition}",
-	"tripswitch.breaker.rejections":     "{call}",
-	"tripswitch.sample.produced":        "{sample}",
-	"tripswitch.sample.delivered":       "{sample}",
-	"tripswitch.sample.dropped":         "{sample}",
-	"tripswitch.buffer.usage":           "{sample}",
-	"tripswitch.buffer.limit":           "{sample}",
-	"tripswitch.stream.connected":       "{connection}",
-	"tripswitch.stream.reconnects":      "{reconnect}",
-	"tripswitch.stream.last_event.age":  "s",
-	"tripswitch.flush.failures":         "{failure}",
-	"tripswitch.flush.last_success.age": "s",
+	"tripswitch.breaker.state":             "1",
+	"tripswitch.breaker.allow_rate":        "1",
+	"tripswitch.breaker.count":             "{breaker}",
+	"tripswitch.breaker.transitions":       "{transition}",
+	"tripswitch.breaker.rejections":        "{call}",
+	"tripswitch.breaker.local.state":       "1",
+	"tripswitch.breaker.local.transitions": "{transition}",
+	"tripswitch.sample.produced":           "{sample}",
+	"tripswitch.sample.delivered":          "{sample}",
+	"tripswitch.sample.dropped":            "{sample}",
+	"tripswitch.buffer.usage":              "{sample}",
+	"tripswitch.buffer.limit":              "{sample}",
+	"tripswitch.stream.connected":          "{connection}",
+	"tripswitch.stream.reconnects":         "{reconnect}",
+	"tripswitch.stream.last_event.age":     "s",
+	"tripswitch.flush.failures":            "{failure}",
+	"tripswitch.flush.last_success.age":    "s",
 }
 
 func check(t *testing.T, when string, got, want points) {

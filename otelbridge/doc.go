@@ -82,6 +82,10 @@
 //	                                                                        breaker.state
 //	tripswitch.breaker.rejections      Counter                {call}        breaker.name,                 calls rejected by a breaker
 //	                                                                        rejection.reason
+//	tripswitch.breaker.local.state     UpDownCounter (async)  1             breaker.name, breaker.state   while the breaker is under the local fallback policy: 1 for its local state, 0 for the two others; absent otherwise
+//	tripswitch.breaker.local.transitions  Counter             {transition}  breaker.name,                 breakers coming under the local fallback policy (local true,
+//	                                                                        breaker.previous_state,       closed to closed), changing state under it, and leaving it
+//	                                                                        breaker.state, breaker.local  (local false, to the service's state)
 //	tripswitch.sample.produced         Counter (async)        {sample}                                    samples created by calls, Report and the SpanProcessor
 //	tripswitch.sample.delivered        Counter (async)        {sample}                                    samples the server accepted
 //	tripswitch.sample.dropped          Counter (async)        {sample}                                    samples given up (buffer overflow, refused batches, after Close)
@@ -96,7 +100,9 @@
 // Attribute names above omit the "tripswitch." prefix: breaker.name is
 // tripswitch.breaker.name. Its values: breaker.state and
 // breaker.previous_state are "closed", "open" or "half_open";
-// rejection.reason is "open", "throttled" or "unavailable".
+// rejection.reason is "open", "throttled", "unavailable" or "local" (the
+// local fallback policy, tripswitch.WithLocalFallback, rejected the call);
+// breaker.local is a boolean.
 //
 // The state metric is an up-down counter so that summing it across
 // instances counts the instances that see a breaker in each state; drawn

@@ -16,6 +16,7 @@ const eventRejected = "tripswitch.breaker.rejected"
 // pendingEvent is a hook event that arrived before Observe.
 type pendingEvent struct {
 	rejected *tripswitch.BreakerError // a rejection, or nil for a transition
+	local    *tripswitch.LocalChange  // a change under the local fallback policy
 	name     string
 	from, to tripswitch.State
 }
@@ -53,6 +54,19 @@ func (b *Bridge) onStateChange(name string, from, to tripswitch.State) {
 	b.hold(context.Background(), ev)
 }
 
+// onLocalChange is the LocalChange hook.
+func (b *Bridge) onLocalChange(ch tripswitch.LocalChange) {
+	if b.stopped.Load() {
+		return
+	}
+	ev := pendingEvent{local: &ch}
+	if bnd := b.bound.Load(); bnd != nil {
+		b.record(context.Background(), bnd, ev)
+		return
+	}
+	b.hold(context.Background(), ev)
+}
+
 // hold keeps ev until Observe, or records it when Observe won the race.
 func (b *Bridge) hold(ctx context.Context, ev pendingEvent) {
 	b.mu.Lock()
@@ -72,6 +86,16 @@ func (b *Bridge) hold(ctx context.Context, ev pendingEvent) {
 func (b *Bridge) record(ctx context.Context, bnd *binding, ev pendingEvent) {
 	if ev.rejected != nil {
 		b.inst.rejections.Add(ctx, 1, bnd.rejection(ev.rejected).add)
+		return
+	}
+	if ch := ev.local; ch != nil {
+		b.inst.localMoves.Add(ctx, 1, metric.WithAttributes(
+			bnd.project,
+			breakerNameKey.String(ch.Breaker),
+			previousStateKey.String(ch.From.String()),
+			breakerStateKey.String(ch.To.String()),
+			localKey.Bool(ch.Local),
+		))
 		return
 	}
 	b.inst.transitions.Add(ctx, 1, metric.WithAttributes(

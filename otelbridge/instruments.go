@@ -16,6 +16,7 @@ const (
 	breakerStateKey  = attribute.Key("tripswitch.breaker.state")
 	previousStateKey = attribute.Key("tripswitch.breaker.previous_state")
 	reasonKey        = attribute.Key("tripswitch.rejection.reason")
+	localKey         = attribute.Key("tripswitch.breaker.local")
 )
 
 // allStates lists the states the state metric reports for every breaker.
@@ -27,11 +28,13 @@ type instruments struct {
 	// Fed by hooks.
 	transitions metric.Int64Counter
 	rejections  metric.Int64Counter
+	localMoves  metric.Int64Counter
 
 	// Observed at collection.
 	state          metric.Int64ObservableUpDownCounter
 	allowRate      metric.Float64ObservableGauge
 	breakers       metric.Int64ObservableUpDownCounter
+	localState     metric.Int64ObservableUpDownCounter
 	produced       metric.Int64ObservableCounter
 	delivered      metric.Int64ObservableCounter
 	dropped        metric.Int64ObservableCounter
@@ -56,6 +59,14 @@ func (in *instruments) init(m metric.Meter) error {
 	in.rejections, e = m.Int64Counter("tripswitch.breaker.rejections",
 		metric.WithUnit("{call}"),
 		metric.WithDescription("Calls rejected by a breaker."))
+	add(e)
+	in.localMoves, e = m.Int64Counter("tripswitch.breaker.local.transitions",
+		metric.WithUnit("{transition}"),
+		metric.WithDescription("Breakers coming under the local fallback policy, changing state under it, and leaving it."))
+	add(e)
+	in.localState, e = m.Int64ObservableUpDownCounter("tripswitch.breaker.local.state",
+		metric.WithUnit("1"),
+		metric.WithDescription("Local state of a breaker under the local fallback policy: 1 for the current state, 0 for the others."))
 	add(e)
 
 	in.state, e = m.Int64ObservableUpDownCounter("tripswitch.breaker.state",
@@ -122,7 +133,7 @@ func (in *instruments) init(m metric.Meter) error {
 
 func (in *instruments) observables() []metric.Observable {
 	return []metric.Observable{
-		in.state, in.allowRate, in.breakers,
+		in.state, in.allowRate, in.breakers, in.localState,
 		in.produced, in.delivered, in.dropped, in.bufferUsage, in.bufferLimit,
 		in.connected, in.reconnects, in.streamEventAge,
 		in.flushFailures, in.flushAge,
@@ -187,6 +198,19 @@ func (b *Bridge) collect(bnd *binding, o metric.Observer) error {
 	for name := range bnd.breakers {
 		if _, ok := states[name]; !ok {
 			delete(bnd.breakers, name)
+		}
+	}
+	for name, ls := range bnd.client.LocalStates() {
+		a := bnd.breakers[name]
+		if a == nil {
+			a = newBreakerAttrs(bnd.project, name) // not kept: rare
+		}
+		for i, s := range allStates {
+			v := int64(0)
+			if ls == s {
+				v = 1
+			}
+			o.ObserveInt64(in.localState, v, a.state[i])
 		}
 	}
 	return nil

@@ -99,6 +99,86 @@ func BenchmarkPreparedSampleParallel(b *testing.B) {
 	})
 }
 
+// BenchmarkExecuteSample is the unprepared call of the README: options
+// per call, one latency sample (the compiled call comes from the client's
+// cache).
+func BenchmarkExecuteSample(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tripswitch.Execute(c, ctx, task,
+			tripswitch.WithBreakers("checkout"),
+			tripswitch.WithRouter("rtr_checkout"),
+			tripswitch.WithMetric("latency", tripswitch.Latency),
+		); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExecuteSampleMetrics is the same with the metric in a map.
+func BenchmarkExecuteSampleMetrics(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tripswitch.Execute(c, ctx, task,
+			tripswitch.WithBreakers("checkout"),
+			tripswitch.WithRouter("rtr_checkout"),
+			tripswitch.WithMetrics(map[string]any{"latency": tripswitch.Latency}),
+		); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkExecuteSampleParallel(b *testing.B) {
+	c := benchClient(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := tripswitch.Execute(c, ctx, task,
+				tripswitch.WithBreakers("checkout"),
+				tripswitch.WithRouter("rtr_checkout"),
+				tripswitch.WithMetric("latency", tripswitch.Latency),
+			); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkLocalGate is a gated call under the local fallback policy (the
+// client has no fresh state): a closed local breaker and its outcome.
+func BenchmarkLocalGate(b *testing.B) {
+	c, err := tripswitch.NewClient(context.Background(), "proj_bench",
+		tripswitch.WithBaseURL("http://127.0.0.1:1"),
+		tripswitch.WithProjectKey("eb_pk_bench_0123456789abcdef"),
+		tripswitch.WithStartupTimeout(0),
+		tripswitch.WithMetadataSyncInterval(0),
+		tripswitch.WithLocalFallback(tripswitch.LocalPolicy{}),
+		tripswitch.WithLogger(slog.New(slog.DiscardHandler)),
+	)
+	if c == nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = c.Close(ctx)
+	})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tripswitch.Execute(c, ctx, task, tripswitch.WithBreakers("checkout")); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkEncodeBatch(b *testing.B) {
 	samples := make([]wire.Sample, 500)
 	tags := wire.NewTags(map[string]string{"env": "prod", "region": "eu-west-1"})

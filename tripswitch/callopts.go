@@ -140,6 +140,15 @@ func (o routerSelectorOption) applyCall(c callConfig) callConfig {
 // duration in milliseconds), a func() float64 called after the task, or
 // any Go integer or floating-point number. Metrics need a router.
 func WithMetric(name string, value any) CallOption {
+	if _, ok := value.(latencyMarker); ok {
+		// Small enough to inline, so that the option stays on the caller's
+		// stack; an empty name is reported by the call.
+		return metricOption{metricSpec{name: name, kind: metricLatency}}
+	}
+	return withMetric(name, value)
+}
+
+func withMetric(name string, value any) CallOption {
 	m, err := newMetricSpec(name, value)
 	if err != nil {
 		return errorOption{err}
@@ -165,6 +174,24 @@ func (o errorOption) applyCall(c callConfig) callConfig {
 
 // WithMetrics reports several metrics; see WithMetric for the values.
 func WithMetrics(metrics map[string]any) CallOption {
+	if len(metrics) == 1 {
+		// The common case: no sorting, no slice, and an option interned
+		// rather than allocated.
+		for name, value := range metrics {
+			m, err := newMetricSpec(name, value)
+			if err != nil {
+				return errorOption{err}
+			}
+			if o := internMetric(&m); o != nil {
+				return o
+			}
+			return metricOption{m}
+		}
+	}
+	return withMetrics(metrics)
+}
+
+func withMetrics(metrics map[string]any) CallOption {
 	names := slices.Sorted(maps.Keys(metrics))
 	specs := make([]metricSpec, 0, len(names))
 	for _, name := range names {
@@ -357,6 +384,11 @@ func (c *callConfig) validate() error {
 		}
 		if c.router == "" {
 			return optionError("WithRouter", "empty router ID")
+		}
+	}
+	for _, m := range c.metrics {
+		if m.name == "" {
+			return optionError("WithMetric", "empty metric name")
 		}
 	}
 	for i := 1; i < len(c.metrics); i++ {

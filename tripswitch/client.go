@@ -46,6 +46,8 @@ type Client struct {
 	onRejected []func(context.Context, *BreakerError)
 	onState    []func(string, State, State)
 	onFlush    []func(FlushResult)
+	local      *localFallback // nil without WithLocalFallback
+	calls      callCache      // compiled unprepared calls
 
 	clock  clockRef
 	states *stateCache
@@ -269,6 +271,10 @@ func build(projectID string, cfg config) (*Client, error) {
 			return nil, optionError("WithGlobalTags", "empty tag key")
 		}
 	}
+	local, err := newLocalFallback(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	hc := cfg.httpClient
 	ownHTTP := hc == nil
 	if ownHTTP {
@@ -295,6 +301,7 @@ func build(projectID string, cfg config) (*Client, error) {
 		traceIDFn:    cfg.traceID,
 		randFloat:    cfg.randFloat,
 		states:       newStateCache(cfg.maxBreakers),
+		local:        local,
 		pipe:         newPipeline(cfg.bufferCapacity, cfg.batchSize),
 		flushReq:     make(chan chan flushOutcome),
 		flusherDone:  make(chan struct{}),

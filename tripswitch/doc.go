@@ -37,7 +37,10 @@
 // (the default), calls run whenever the client has no fresh state; with
 // WithFailOpen(false) they are rejected with ReasonUnavailable until the
 // stream has delivered state, and again once it has been down longer than
-// the grace period.
+// the grace period. WithLocalFallback adds a third way: while the state is
+// not fresh, a local breaker per named breaker, tripped by this client's
+// own outcomes, gates the calls (rejecting with ReasonLocal), and the
+// service's state takes over again as soon as the stream syncs.
 //
 // # Start-up
 //

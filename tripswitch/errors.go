@@ -55,9 +55,13 @@ const (
 	ReasonThrottled
 	// ReasonUnavailable: fail-open is off and the client has no fresh state.
 	ReasonUnavailable
+	// ReasonLocal: the client has no fresh state and the local fallback
+	// policy (WithLocalFallback) holds the breaker open, or half-open with
+	// its probes already in flight.
+	ReasonLocal
 )
 
-// String returns "open", "throttled" or "unavailable".
+// String returns "open", "throttled", "unavailable" or "local".
 func (r Reason) String() string {
 	switch r {
 	case ReasonOpen:
@@ -66,6 +70,8 @@ func (r Reason) String() string {
 		return "throttled"
 	case ReasonUnavailable:
 		return "unavailable"
+	case ReasonLocal:
+		return "local"
 	}
 	return fmt.Sprintf("Reason(%d)", uint8(r))
 }
@@ -84,6 +90,8 @@ func (e *BreakerError) Error() string {
 		return "tripswitch: breaker " + quote(e.Breaker) + " is half-open and throttled the call"
 	case ReasonUnavailable:
 		return "tripswitch: breaker " + quote(e.Breaker) + " has no fresh state and fail-open is off"
+	case ReasonLocal:
+		return "tripswitch: breaker " + quote(e.Breaker) + " has no fresh state and the local fallback policy holds it " + e.State.String()
 	}
 	return "tripswitch: breaker " + quote(e.Breaker) + " is open"
 }

@@ -25,11 +25,23 @@ import (
 // trace-ID extractor and hooks are recovered and logged.
 //
 // Invalid options return an error (ErrInvalidOption or
-// ErrConflictingOptions) before anything runs. For hot paths, Prepare the
-// options once instead.
+// ErrConflictingOptions) before anything runs.
+//
+// The client keeps the compiled form of up to 256 sets of plain options
+// (one breaker, a router, up to two Latency or constant metrics given with
+// WithMetric or WithMetrics, a trace ID), so that repeating such a call
+// costs about as much as a prepared one and allocates nothing. Calls with
+// other options (selectors, tags, metric functions, several breakers)
+// compile their options each time: Prepare them once for hot paths.
 func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts ...CallOption) (T, error) {
+	if routed(opts) {
+		if p := c.calls.find(opts); p != nil {
+			// The steady state: options seen before, compiled once.
+			return runCall[T](p, nil, ctx, task)
+		}
+	}
 	cfg := collectCallOptions(opts)
-	if cfg.gateOnly() {
+	if cfg.gateOnly() && (c.local == nil || c.fresh.Load()) {
 		// Fast path: no samples, nothing to compile.
 		if err := cfg.validate(); err != nil {
 			var zero T
@@ -52,6 +64,9 @@ func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts
 		var zero T
 		return zero, err
 	}
+	if p.deferred == nil {
+		c.calls.add(opts, &p.callCore)
+	}
 	return p.Execute(ctx, task)
 }
 
@@ -61,14 +76,20 @@ func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts
 // task, metric functions and trace-ID extractor allocate. A Call is safe
 // for concurrent use.
 type Call[T any] struct {
+	callCore
+	deferred func(T, error) map[string]float64
+}
+
+// callCore is the part of a compiled call that does not depend on its
+// result type; unprepared calls share cached cores (see callCache).
+type callCore struct {
 	c          *Client
 	cells      []*breakerCell // prepared: resolved breakers
-	names      []string       // unprepared: breakers looked up per call
+	names      []string       // the named breakers (unprepared: looked up per call)
 	breakerSel func([]BreakerMeta) []string
 	router     string
 	routerSel  func([]RouterMeta) string
 	metrics    []metricSpec
-	deferred   func(T, error) map[string]float64
 	tags       *wire.Tags
 	ignore     []error
 	evaluator  func(error) bool
@@ -89,21 +110,9 @@ func (p *Call[T]) init(c *Client, cfg *callConfig, prepared bool) error {
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	p.c = c
-	if prepared {
-		names := cfg.breakerNames()
-		p.cells = make([]*breakerCell, len(names))
-		for i, name := range names {
-			p.cells[i] = c.states.pin(name)
-			c.names.noteBreaker(name)
-		}
-	} else {
-		p.names = slices.Clone(cfg.breakerNames())
+	if err := p.callCore.init(c, cfg, prepared); err != nil {
+		return err
 	}
-	p.breakerSel = cfg.breakerSel
-	p.router = cfg.router
-	p.routerSel = cfg.routerSel
-	p.metrics = slices.Clone(cfg.metrics)
 	if cfg.deferred != nil {
 		fn, ok := cfg.deferred.(func(T, error) map[string]float64)
 		if !ok {
@@ -111,6 +120,24 @@ func (p *Call[T]) init(c *Client, cfg *callConfig, prepared bool) error {
 		}
 		p.deferred = fn
 	}
+	return nil
+}
+
+// init compiles a validated configuration.
+func (p *callCore) init(c *Client, cfg *callConfig, prepared bool) error {
+	p.c = c
+	p.names = slices.Clone(cfg.breakerNames())
+	if prepared {
+		p.cells = make([]*breakerCell, len(p.names))
+		for i, name := range p.names {
+			p.cells[i] = c.states.pin(name)
+			c.names.noteBreaker(name)
+		}
+	}
+	p.breakerSel = cfg.breakerSel
+	p.router = cfg.router
+	p.routerSel = cfg.routerSel
+	p.metrics = slices.Clone(cfg.metrics)
 	p.tags = c.globalTags
 	if len(cfg.tags) > 0 {
 		p.tags = wire.Merge(c.globalTags, cfg.tags)
@@ -124,6 +151,12 @@ func (p *Call[T]) init(c *Client, cfg *callConfig, prepared bool) error {
 // Execute runs task under the prepared options; see the package-level
 // Execute for the semantics.
 func (p *Call[T]) Execute(ctx context.Context, task func() (T, error)) (T, error) {
+	return runCall(&p.callCore, p.deferred, ctx, task)
+}
+
+// runCall gates, runs task, and reports its samples (and, under the local
+// fallback policy, its outcome).
+func runCall[T any](p *callCore, deferred func(T, error) map[string]float64, ctx context.Context, task func() (T, error)) (T, error) {
 	c := p.c
 	if err := p.gate(ctx); err != nil {
 		var zero T
@@ -139,7 +172,10 @@ func (p *Call[T]) Execute(ctx context.Context, task func() (T, error)) (T, error
 		router = r
 	}
 	if router == "" {
-		return task()
+		if c.local == nil || c.fresh.Load() {
+			return task()
+		}
+		return runLocal(p, task)
 	}
 
 	clk := c.clock.Load()
@@ -150,19 +186,43 @@ func (p *Call[T]) Execute(ctx context.Context, task func() (T, error)) (T, error
 	defer func() {
 		if !finished {
 			// task panicked: report a failure and let the panic go on.
-			p.emit(ctx, router, clk.wallNs(start), clk.offset()-start, false, res, errTaskPanicked)
+			p.emit(ctx, router, clk.wallNs(start), clk.offset()-start, false)
+			p.recordLocal(false)
 		}
 	}()
 	res, err = task()
 	finished = true
-	p.emit(ctx, router, clk.wallNs(start), clk.offset()-start, p.ok(err), res, err)
+	ok := p.ok(err)
+	tsNs := clk.wallNs(start)
+	s := p.emit(ctx, router, tsNs, clk.offset()-start, ok)
+	if deferred != nil {
+		emitDeferred(p, s, tsNs, deferred, res, err)
+	}
+	if c.local != nil {
+		p.recordLocal(ok)
+	}
+	return res, err
+}
+
+// runLocal runs a call without samples under the local fallback policy,
+// which needs its outcome.
+func runLocal[T any](p *callCore, task func() (T, error)) (res T, err error) {
+	finished := false
+	defer func() {
+		if !finished {
+			p.recordLocal(false)
+		}
+	}()
+	res, err = task()
+	finished = true
+	p.recordLocal(p.ok(err))
 	return res, err
 }
 
 var errTaskPanicked = errors.New("tripswitch: task panicked")
 
 // gate decides whether the call may run.
-func (p *Call[T]) gate(ctx context.Context) error {
+func (p *callCore) gate(ctx context.Context) error {
 	c := p.c
 	switch {
 	case p.breakerSel != nil:
@@ -177,7 +237,7 @@ func (p *Call[T]) gate(ctx context.Context) error {
 		return nil
 	}
 	if !c.fresh.Load() {
-		return c.unsynced(ctx, p.cells[0], "")
+		return c.unsynced(ctx, p.cells[0], p.names)
 	}
 	var v verdict
 	for _, cell := range p.cells {
@@ -202,7 +262,13 @@ func (p *Call[T]) gate(ctx context.Context) error {
 // slice, for Execute's fast path.
 func (c *Client) gateOne(ctx context.Context, name string) error {
 	if !c.fresh.Load() {
-		return c.unsynced(ctx, nil, name)
+		switch {
+		case c.local != nil:
+			return c.local.gate(ctx, c, name)
+		case c.failOpen:
+			return nil
+		}
+		return c.reject(ctx, c.states.cell(name).errUnavailable)
 	}
 	var v verdict
 	if err := v.weigh(c.states.lookup(name)); err != nil {
@@ -223,7 +289,7 @@ func (c *Client) gateNames(ctx context.Context, names []string) error {
 		return nil
 	}
 	if !c.fresh.Load() {
-		return c.unsynced(ctx, nil, names[0])
+		return c.unsynced(ctx, nil, names)
 	}
 	var v verdict
 	for _, name := range names {
@@ -244,15 +310,19 @@ func (c *Client) gateNames(ctx context.Context, names []string) error {
 	return v.throttle(ctx, c)
 }
 
-// unsynced gates a call while the client has no fresh state: it runs
-// (fail-open) or is rejected as unavailable, naming the first breaker
+// unsynced gates a call on names while the client has no fresh state: the
+// local fallback policy decides when there is one; otherwise the call
+// runs (fail-open) or is rejected as unavailable, naming the first breaker
 // (cell, else looked up by name).
-func (c *Client) unsynced(ctx context.Context, cell *breakerCell, name string) error {
+func (c *Client) unsynced(ctx context.Context, cell *breakerCell, names []string) error {
+	if c.local != nil {
+		return c.local.gate(ctx, c, names...)
+	}
 	if c.failOpen {
 		return nil
 	}
 	if cell == nil {
-		cell = c.states.cell(name)
+		cell = c.states.cell(names[0])
 	}
 	return c.reject(ctx, cell.errUnavailable)
 }
@@ -302,7 +372,7 @@ func (c *Client) reject(ctx context.Context, err *BreakerError) error {
 }
 
 // ok classifies the task's error (PROTOCOL.md §7).
-func (p *Call[T]) ok(err error) bool {
+func (p *callCore) ok(err error) bool {
 	if err == nil {
 		return true
 	}
@@ -319,19 +389,11 @@ func (p *Call[T]) ok(err error) bool {
 	return false
 }
 
-// emit queues one sample per metric of the call.
-func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time.Duration, ok bool, res T, err error) {
+// emit queues one sample per metric of the call, and returns their
+// template for the deferred metrics.
+func (p *callCore) emit(ctx context.Context, router string, tsNs int64, took time.Duration, ok bool) wire.Sample {
 	c := p.c
-	s := wire.Sample{
-		RouterID: router,
-		TsMs:     tsNs / int64(time.Millisecond),
-		OK:       ok,
-		Tags:     p.tags,
-		TraceID:  p.traceID,
-	}
-	if s.TraceID == "" && c.traceIDFn != nil {
-		s.TraceID = c.extractTraceID(ctx)
-	}
+	s := p.sample(ctx, router, tsNs, ok)
 	for i := range p.metrics {
 		m := &p.metrics[i]
 		s.Metric = m.name
@@ -350,18 +412,38 @@ func (p *Call[T]) emit(ctx context.Context, router string, tsNs int64, took time
 		}
 		c.queue(&s, tsNs)
 	}
-	if p.deferred != nil && err != errTaskPanicked {
-		var extra map[string]float64
-		c.safely("deferred metrics", func() { extra = p.deferred(res, err) })
-		for name, v := range extra {
-			if name == "" || !finite(v) {
-				c.logEvery(slog.LevelWarn, "deferred-metric-skipped", "tripswitch: deferred metric skipped", "metric", name, "value", v)
-				c.pipe.reject(1, false)
-				continue
-			}
-			s.Metric, s.Value = name, v
-			c.queue(&s, tsNs)
+	return s
+}
+
+// sample is the template of the call's samples.
+func (p *callCore) sample(ctx context.Context, router string, tsNs int64, ok bool) wire.Sample {
+	s := wire.Sample{
+		RouterID: router,
+		TsMs:     tsNs / int64(time.Millisecond),
+		OK:       ok,
+		Tags:     p.tags,
+		TraceID:  p.traceID,
+	}
+	if s.TraceID == "" && p.c.traceIDFn != nil {
+		s.TraceID = p.c.extractTraceID(ctx)
+	}
+	return s
+}
+
+// emitDeferred queues the samples of the deferred metrics, computed from
+// the task's result.
+func emitDeferred[T any](p *callCore, s wire.Sample, tsNs int64, deferred func(T, error) map[string]float64, res T, err error) {
+	c := p.c
+	var extra map[string]float64
+	c.safely("deferred metrics", func() { extra = deferred(res, err) })
+	for name, v := range extra {
+		if name == "" || !finite(v) {
+			c.logEvery(slog.LevelWarn, "deferred-metric-skipped", "tripswitch: deferred metric skipped", "metric", name, "value", v)
+			c.pipe.reject(1, false)
+			continue
 		}
+		s.Metric, s.Value = name, v
+		c.queue(&s, tsNs)
 	}
 }
 

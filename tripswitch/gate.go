@@ -43,7 +43,7 @@ func Allow(c *Client, ctx context.Context, opts ...CallOption) (Permit, error) {
 	if err := gateOptionsError(&cfg); err != nil {
 		return Permit{}, err
 	}
-	if cfg.gateOnly() {
+	if cfg.gateOnly() && (c.local == nil || c.fresh.Load()) {
 		// No samples: nothing to compile and nothing to complete.
 		if err := cfg.validate(); err != nil {
 			return Permit{}, err
@@ -86,7 +86,7 @@ func (g *Gate) Allow(ctx context.Context) (Permit, error) {
 		}
 		router = r
 	}
-	if router == "" {
+	if router == "" && (p.c.local == nil || p.c.fresh.Load()) {
 		return Permit{}, nil // no samples: nothing to report
 	}
 	s := permitPool.Get().(*permitSlot)
@@ -106,7 +106,9 @@ func (g *Gate) Allow(ctx context.Context) (Permit, error) {
 //     or buffer space: it is garbage once unreachable.
 //
 // The zero Permit (returned for a call without a router, or with an error)
-// is valid: completing it does nothing. Permit values are small; copy
+// is valid: completing it does nothing. While the local fallback policy
+// gates the call (WithLocalFallback), a call without a router gets a
+// pending Permit too: its outcome feeds the policy. Permit values are small; copy
 // them freely.
 type Permit struct {
 	s   *permitSlot
@@ -137,7 +139,11 @@ func (p Permit) Done(err error) {
 		return
 	}
 	took := s.clk.offset() - s.start
-	s.call.emit(s.ctx, s.router, s.clk.wallNs(s.start), took, s.call.ok(err), struct{}{}, err)
+	ok := s.call.ok(err)
+	if s.router != "" {
+		s.call.emit(s.ctx, s.router, s.clk.wallNs(s.start), took, ok)
+	}
+	s.call.recordLocal(ok)
 	s.release()
 }
 
@@ -163,7 +169,14 @@ func (p Permit) Finish(o Outcome) {
 		}
 		call = &over
 	}
-	call.emit(s.ctx, s.router, s.clk.wallNs(s.start), took, o.OK, struct{}{}, nil)
+	if s.router != "" {
+		tsNs := s.clk.wallNs(s.start)
+		sample := call.emit(s.ctx, s.router, tsNs, took, o.OK)
+		if call.deferred != nil {
+			emitDeferred(&call.callCore, sample, tsNs, call.deferred, struct{}{}, nil)
+		}
+	}
+	s.call.recordLocal(o.OK)
 	s.release()
 }
 

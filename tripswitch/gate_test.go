@@ -1,10 +1,12 @@
 package tripswitch_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +52,14 @@ func TestGateSamplesMatchExecute(t *testing.T) {
 	if len(samples) != 4 {
 		t.Fatalf("samples = %d, want 2 from Execute and 2 from the gate", len(samples))
 	}
+	// The buffer does not keep the order of samples across its shards:
+	// put Execute's (the earlier start) first, each call's by metric.
+	slices.SortFunc(samples, func(a, b map[string]any) int {
+		if c := cmp.Compare(num(t, a["ts_ms"]), num(t, b["ts_ms"])); c != 0 {
+			return c
+		}
+		return cmp.Compare(fmt.Sprint(a["metric"]), fmt.Sprint(b["metric"]))
+	})
 	for i := range 2 {
 		ex, gt := samples[i], samples[i+2]
 		for _, k := range []string{"router_id", "metric", "ok", "trace_id"} {

@@ -34,6 +34,13 @@ type Hooks struct {
 	// does not wait past its deadline for a Flush hook that has not
 	// returned (it says so in its error).
 	Flush func(FlushResult)
+
+	// LocalChange is called when a breaker comes under the local fallback
+	// policy (WithLocalFallback), changes state under it, or goes back to
+	// the service's state, on the goroutine whose call (or, on leaving,
+	// whose stream sync) caused the change. It must be fast and must not
+	// block.
+	LocalChange func(LocalChange)
 }
 
 // FlushResult describes one attempt to deliver a batch.

@@ -52,6 +52,7 @@ type config struct {
 	insecureHTTP      bool
 	startupTimeout    time.Duration
 	startupTimeoutSet bool
+	localFallback     *LocalPolicy
 
 	// Test seams, set through export_test.go.
 	now         func() time.Time

@@ -216,6 +216,9 @@ func (c *Client) connSynced(conn *streamConn) {
 		c.fresh.Store(true)
 	}
 	s.mu.Unlock()
+	if c.local != nil {
+		c.local.leave(c) // the service's state gates again
+	}
 	s.syncOnce.Do(func() { close(s.synced) })
 }
 
