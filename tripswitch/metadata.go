@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 	"io"
 	"maps"
 	"net/http"
@@ -169,7 +170,7 @@ func (c *Client) getMetadata(ctx context.Context, path, etag string, into any) (
 	if err != nil {
 		return false, "", transportError("GET", path, err)
 	}
-	defer drainClose(resp.Body)
+	defer httpx.DrainClose(resp.Body)
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		return false, etag, nil

@@ -20,11 +20,12 @@ import (
 // counted as dropped: the buffer keeps the newest samples, give or take
 // the last few of each shard.
 //
-// The flusher takes a batch of the oldest samples of all shards (merging
-// the shards by timestamp), sends it, and only then removes it, so that a
-// batch that fails stays buffered and is retried. A sample of the batch in
-// flight that is overwritten meanwhile keeps its place in the accounting
-// (the flusher holds a copy) until the batch's outcome is known.
+// The flusher takes batches of the oldest samples of all shards (merging
+// the shards by timestamp) out of the rings, and holds them while they are
+// in flight: held samples still count as buffered until their outcome is
+// known (resolve), and a batch that fails is put back (requeue) to be
+// retried. Several batches may be held at once, one per request in
+// flight.
 //
 // Samples of one goroutine are not kept in the order they were produced:
 // every sample carries its timestamp, and the server orders by it. A batch
@@ -33,9 +34,10 @@ import (
 // Accounting, with every shard locked:
 //
 //	produced = delivered + dropped + buffered
-//	buffered = Σ ring contents + Σ overwritten + held
+//	buffered = Σ ring contents + held
 //
-// so Buffered never exceeds the capacity by more than one batch.
+// so Buffered never exceeds the capacity by more than one batch per
+// request in flight.
 //
 // Targets (BENCHMARKS.md): queueing a sample allocates nothing and keeps
 // BenchmarkPreparedSample at or under 150 ns; under RunParallel the cost
@@ -59,7 +61,7 @@ type pipeline struct {
 	// consistent.
 	delivered  uint64
 	dropped    uint64 // refused or given up by the flusher
-	held       int    // taken out of the rings, with the flusher (see settle)
+	held       int    // taken out of the rings, with the flusher (see take)
 	discarding bool   // Close dropped the buffer: late outcomes change nothing
 }
 
@@ -67,16 +69,12 @@ type pipeline struct {
 type shard struct {
 	mu      sync.Mutex
 	ring    []slot
-	head    uint64 // sequence of the oldest sample
+	head    uint64 // sequence of the oldest sample (wraps: compare with ==)
 	tail    uint64 // sequence of the next sample
 	headPos int    // ring index of head
 	tailPos int    // ring index of tail
-
-	// The shard's part of the batch in flight is [head, flightEnd), less
-	// the overwritten samples, which head has already passed.
-	flightEnd   uint64
-	overwritten int
-	bit         uint64 // the shard's bit in pipeline.full
+	cursor  uint64 // take's merge position
+	bit     uint64 // the shard's bit in pipeline.full
 
 	produced uint64
 	dropped  uint64 // overwritten when full, or produced after close
@@ -233,11 +231,7 @@ func (p *pipeline) append(sh *shard, s *wire.Sample, key int64) {
 		return
 	}
 	if sh.isFull() {
-		if sh.head < sh.flightEnd {
-			sh.overwritten++ // in flight: its fate waits for the batch
-		} else {
-			sh.dropped++
-		}
+		sh.dropped++
 		sh.head++
 		sh.headPos = sh.next(sh.headPos)
 	}
@@ -292,10 +286,10 @@ func (p *pipeline) unlockAll() {
 	}
 }
 
-// take copies up to max of the oldest samples into dst, merging the
-// shards by timestamp, and marks them as the batch in flight; the flusher
-// then calls settle or retry. It takes nothing while fewer than atLeast
-// samples are buffered, or while a batch is in flight or held.
+// take moves up to max of the oldest samples into dst, merging the shards
+// by timestamp; the flusher holds them, still counted as buffered, until it
+// calls resolve or requeue for them. It takes nothing while fewer than
+// atLeast samples are buffered in the rings.
 func (p *pipeline) take(dst []wire.Sample, max, atLeast int) []wire.Sample {
 	dst = dst[:0]
 	p.lockAll()
@@ -303,69 +297,45 @@ func (p *pipeline) take(dst []wire.Sample, max, atLeast int) []wire.Sample {
 	total := 0
 	for i := range p.shards {
 		sh := &p.shards[i]
-		if sh.head < sh.flightEnd || sh.overwritten > 0 {
-			return dst // a batch is already in flight
-		}
 		total += int(sh.tail - sh.head)
+		sh.cursor = sh.head
 	}
-	if p.held > 0 || total == 0 || total < atLeast {
+	if total == 0 || total < atLeast {
 		return dst
-	}
-	for i := range p.shards {
-		sh := &p.shards[i]
-		sh.flightEnd = sh.head // the shard's cursor while merging
 	}
 	for len(dst) < max {
 		var best *shard
 		for i := range p.shards {
 			sh := &p.shards[i]
-			if sh.flightEnd < sh.tail && (best == nil || sh.at(sh.flightEnd).key < best.at(best.flightEnd).key) {
+			if sh.cursor != sh.tail && (best == nil || sh.at(sh.cursor).key < best.at(best.cursor).key) {
 				best = sh
 			}
 		}
 		if best == nil {
 			break
 		}
-		dst = append(dst, best.at(best.flightEnd).s)
-		best.flightEnd++
+		dst = append(dst, best.at(best.cursor).s)
+		best.cursor++
+	}
+	for i := range p.shards {
+		sh := &p.shards[i]
+		for ; sh.head != sh.cursor; sh.head++ {
+			sh.ring[sh.headPos] = slot{}
+			sh.headPos = sh.next(sh.headPos)
+		}
+		p.removed(sh)
+	}
+	if !p.discarding {
+		p.held += len(dst)
 	}
 	return dst
 }
 
-// settle ends the batch in flight and removes it from the buffer:
-// delivered of its samples were accepted, dropped were given up, and the
-// rest stay with the flusher, still counted as buffered, until it calls
-// resolve or requeue for them.
-func (p *pipeline) settle(delivered, dropped int) {
-	p.lockAll()
-	defer p.unlockAll()
-	n := 0
-	for i := range p.shards {
-		sh := &p.shards[i]
-		n += sh.overwritten
-		for ; sh.head < sh.flightEnd; sh.head++ {
-			sh.ring[sh.headPos] = slot{}
-			sh.headPos = sh.next(sh.headPos)
-			n++
-		}
-		sh.flightEnd, sh.overwritten = 0, 0
-		p.removed(sh)
-	}
-	if p.discarding {
-		return
-	}
-	p.held += n
-	p.resolveLocked(delivered, dropped)
-}
-
-// resolve settles samples the flusher holds.
+// resolve settles samples the flusher holds: delivered were accepted,
+// dropped were given up.
 func (p *pipeline) resolve(delivered, dropped int) {
 	p.lockAll()
 	defer p.unlockAll()
-	p.resolveLocked(delivered, dropped)
-}
-
-func (p *pipeline) resolveLocked(delivered, dropped int) {
 	if p.discarding {
 		return
 	}
@@ -374,8 +344,10 @@ func (p *pipeline) resolveLocked(delivered, dropped int) {
 	p.dropped += uint64(dropped)
 }
 
-// requeue puts samples the flusher holds back into the buffer, to be
-// retried. They may overwrite older samples there, like any new sample.
+// requeue puts samples the flusher holds back into the buffer, ahead of
+// the samples there, to be retried first. They are older than any sample
+// buffered, so where the buffer has no room left they are the ones
+// dropped: the buffer keeps the newest samples.
 func (p *pipeline) requeue(samples []wire.Sample) {
 	p.lockAll()
 	defer p.unlockAll()
@@ -383,28 +355,26 @@ func (p *pipeline) requeue(samples []wire.Sample) {
 		return
 	}
 	p.held -= len(samples)
-	for i := range samples {
-		sh, _ := p.roomFrom(uint32(i))
-		p.append(sh, &samples[i], samples[i].TsMs*int64(time.Millisecond))
-	}
-}
-
-// retry ends the batch in flight without removing it: its samples stay
-// buffered for the next attempt, except those overwritten meanwhile, which
-// are now dropped.
-func (p *pipeline) retry() {
-	p.lockAll()
-	defer p.unlockAll()
-	for i := range p.shards {
-		sh := &p.shards[i]
-		sh.dropped += uint64(sh.overwritten)
-		sh.flightEnd, sh.overwritten = 0, 0
+	for i := len(samples) - 1; i >= 0; i-- {
+		sh, room := p.roomFrom(uint32(i))
+		if !room {
+			sh.dropped += uint64(i + 1)
+			return
+		}
+		sh.head--
+		if sh.headPos == 0 {
+			sh.headPos = len(sh.ring)
+		}
+		sh.headPos--
+		sh.ring[sh.headPos] = slot{s: samples[i], key: samples[i].TsMs * int64(time.Millisecond)}
+		if sh.isFull() {
+			p.full.Or(sh.bit)
+		}
 	}
 }
 
 // close stops intake and, when discard is set, counts everything still
-// buffered (the batch in flight and what the flusher holds included) as
-// dropped.
+// buffered (what the flusher holds included) as dropped.
 func (p *pipeline) close(discard bool) {
 	p.lockAll()
 	defer p.unlockAll()
@@ -415,9 +385,9 @@ func (p *pipeline) close(discard bool) {
 	p.discarding = true
 	for i := range p.shards {
 		sh := &p.shards[i]
-		sh.dropped += sh.tail - sh.head + uint64(sh.overwritten)
+		sh.dropped += sh.tail - sh.head
 		clear(sh.ring)
-		sh.head, sh.headPos, sh.flightEnd, sh.overwritten = sh.tail, sh.tailPos, 0, 0
+		sh.head, sh.headPos = sh.tail, sh.tailPos
 		p.removed(sh)
 	}
 	p.dropped += uint64(p.held)
@@ -439,7 +409,7 @@ func (p *pipeline) counts() pipelineCounts {
 		pc.produced += sh.produced
 		pc.dropped += sh.dropped
 		pc.invalid += sh.invalid
-		pc.buffered += int(sh.tail-sh.head) + sh.overwritten
+		pc.buffered += int(sh.tail - sh.head)
 	}
 	return pc
 }
@@ -447,15 +417,4 @@ func (p *pipeline) counts() pipelineCounts {
 // buffered is the number of samples waiting for delivery.
 func (p *pipeline) buffered() int {
 	return p.counts().buffered
-}
-
-// retryDelay is the capped exponential backoff for a failed batch: 100 ms,
-// 200 ms, 400 ms, … up to 30 s, with ±20 % jitter.
-func retryDelay(attempt int, randFloat func() float64) time.Duration {
-	d := 100 * time.Millisecond
-	for i := 1; i < attempt && d < 30*time.Second; i++ {
-		d *= 2
-	}
-	d = min(d, 30*time.Second)
-	return time.Duration(float64(d) * (0.8 + 0.4*randFloat()))
 }

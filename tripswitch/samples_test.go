@@ -668,13 +668,14 @@ func TestFullBufferHeap(t *testing.T) {
 }
 
 // TestOverflowDuringDelivery overflows the buffer while a batch is in
-// flight: the batch's samples count as delivered once the server accepts
+// flight (the only one allowed): the batch's samples count as delivered once the server accepts
 // them, every counter only grows, and the identity holds throughout.
 func TestOverflowDuringDelivery(t *testing.T) {
 	f := newFakeServer(t)
 	f.ingestGate = make(chan struct{})
 	var flushes atomic.Int32
 	c := newTestClient(t, f, tripswitch.WithBufferCapacity(100), tripswitch.WithBatchSize(50), tripswitch.WithFlushInterval(time.Hour),
+		tripswitch.WithMaxInFlightBatches(1),
 		tripswitch.WithHooks(tripswitch.Hooks{Flush: func(tripswitch.FlushResult) { flushes.Add(1) }}))
 	report := func(from, n int) {
 		for i := from; i < from+n; i++ {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 	"io"
 	"net/http"
 	"time"
@@ -38,7 +39,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, fmt.Errorf("tripswitch: %w", transportError("GET", "/status", err))
 	}
-	defer drainClose(resp.Body)
+	defer httpx.DrainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return Status{}, fmt.Errorf("tripswitch: GET /status: unexpected status %s", resp.Status)
 	}

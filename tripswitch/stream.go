@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 	"io"
 	"net/http"
 	"sync"
@@ -149,7 +150,7 @@ func (c *Client) runStream(ctx context.Context) {
 		}
 		steps := c.cfg.backoff
 		d := steps[min(attempt, len(steps)-1)]
-		d = time.Duration(float64(d) * (0.8 + 0.4*c.randFloat()))
+		d = httpx.Jitter(d, 0.8, 0.4, c.randFloat())
 		attempt++
 		t := time.NewTimer(d)
 		select {
@@ -256,6 +257,8 @@ func (c *Client) checkNoBreakers(ctx context.Context, conn *streamConn) {
 // streamOnce runs one connection; good reports whether it delivered an
 // event.
 func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
+	var checks sync.WaitGroup // the connection's check for an empty project
+	defer checks.Wait()       // after cancel: prompt
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -308,8 +311,8 @@ func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
 	// syncs such a connection after its next answer; ask at once when it
 	// is off, or when its last answer listed no breaker.
 	if list := c.meta.breakers.Load(); (list == nil && c.cfg.metadataInterval <= 0) || (list != nil && len(*list) == 0) {
-		c.wg.Add(1)
-		go func() { defer c.wg.Done(); c.checkNoBreakers(ctx, conn) }()
+		checks.Add(1)
+		go func() { defer checks.Done(); c.checkNoBreakers(ctx, conn) }()
 	}
 	r := sse.NewEventStreamReader(&activityReader{r: resp.Body, last: &lastByte}, maxEventBytes)
 	for {
