@@ -3,6 +3,7 @@ package tripswitch_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -125,5 +126,57 @@ func TestCloseWithBlockedStateChangeHook(t *testing.T) {
 	err := returnsWithin(t, 20*time.Second, func() error { return c.Close(ctx) })
 	if err == nil || !strings.Contains(err.Error(), "StateChange hook is still running") {
 		t.Fatalf("Close = %v", err)
+	}
+}
+
+// TestCloseDeadlineWithBatchesInFlight fills every request slot with a
+// server that does not answer: Close returns by its deadline, cancels the
+// requests in flight, and counts exactly what was not delivered as
+// dropped.
+func TestCloseDeadlineWithBatchesInFlight(t *testing.T) {
+	const batch, produced = 50, 400
+	for _, tc := range []struct {
+		name      string
+		slow      bool // answers one request, then holds the rest; else answers none
+		delivered uint64
+	}{
+		{name: "black hole"},
+		{name: "slow server", slow: true, delivered: batch},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeServer(t)
+			c := newTestClient(t, f, tripswitch.WithBatchSize(batch), tripswitch.WithBufferCapacity(1000), tripswitch.WithFlushInterval(time.Hour))
+			f.mu.Lock()
+			if tc.slow {
+				f.ingestGate = make(chan struct{})
+			} else {
+				f.ingestHang = make(chan struct{})
+			}
+			f.mu.Unlock()
+			for i := range produced {
+				_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: float64(i), OK: true})
+			}
+			eventually(t, "every request slot in flight", func() bool {
+				f.mu.Lock()
+				defer f.mu.Unlock()
+				return f.arrivals == tripswitch.DefaultMaxInFlightBatches
+			})
+			if tc.slow {
+				f.ingestGate <- struct{}{} // one batch is accepted
+				eventually(t, "one batch delivered", func() bool { return c.Stats().Delivered == batch })
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			err := returnsWithin(t, 20*time.Second, func() error { return c.Close(ctx) })
+			dropped := produced - tc.delivered
+			if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d samples not delivered", dropped)) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("Close = %v, want %d samples not delivered at the deadline", err, dropped)
+			}
+			s := c.Stats()
+			checkIdentity(t, s)
+			if s.Delivered != tc.delivered || s.Dropped != dropped || s.Buffered != 0 {
+				t.Fatalf("stats %+v, want %d delivered and %d dropped", s, tc.delivered, dropped)
+			}
+		})
 	}
 }

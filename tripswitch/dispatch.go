@@ -29,7 +29,7 @@ type dispatcher struct {
 	latest map[string]int // index in queue of each breaker's last change
 	spare  []stateChange  // the previous queue, reused by drain
 
-	wake chan struct{}
+	wake    chan struct{}
 	*worker // runs run; started by Client.start
 }
 

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // BreakerMeta is a breaker's entry in the metadata cache.
@@ -103,7 +105,7 @@ func (c *Client) syncMetadata(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			c.logger.Warn("tripswitch: metadata sync failed", "error", err)
+			c.logEvery(slog.LevelWarn, "metadata-sync-failed", "tripswitch: metadata sync failed", "error", err)
 		}
 		t.Reset(c.cfg.metadataInterval)
 	}

@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // Status is the project's breaker summary from the server.

@@ -7,14 +7,15 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/r3labs/sse/v2"
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // maxEventBytes bounds one state stream event.
@@ -141,9 +142,9 @@ func (c *Client) runStream(ctx context.Context) {
 		c.streamDown(err)
 		if permanent(err) {
 			c.stream.refuse(err)
-			c.logger.Error("tripswitch: state stream refused", "project", c.projectID, "error", err)
+			c.logEvery(slog.LevelError, "stream-refused", "tripswitch: state stream refused", "project", c.projectID, "error", err)
 		} else {
-			c.logger.Warn("tripswitch: state stream disconnected", "project", c.projectID, "error", err)
+			c.logEvery(slog.LevelWarn, "stream-disconnected", "tripswitch: state stream disconnected", "project", c.projectID, "error", err)
 		}
 		if good {
 			attempt = 0
@@ -340,7 +341,7 @@ func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
 func (c *Client) handleEvent(data []byte) bool {
 	ev, st, err := decodeStateEvent(data)
 	if err != nil {
-		c.logger.Warn("tripswitch: ignoring malformed state event", "error", err)
+		c.logEvery(slog.LevelWarn, "stream-malformed-event", "tripswitch: ignoring malformed state event", "error", err)
 		return false
 	}
 	rate := 1.0
@@ -349,7 +350,7 @@ func (c *Client) handleEvent(data []byte) bool {
 		rate = 0
 	case StateHalfOpen:
 		if ev.AllowRate == nil {
-			c.logger.Warn("tripswitch: half-open event without allow_rate; treating it as 0", "breaker", ev.Breaker)
+			c.logEvery(slog.LevelWarn, "stream-half-open-without-rate", "tripswitch: half-open event without allow_rate; treating it as 0", "breaker", ev.Breaker)
 			rate = 0
 		} else {
 			rate = *ev.AllowRate

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -89,7 +90,7 @@ func NewTags(m map[string]string) *Tags {
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	cp := make(map[string]string, len(m))
 	b := make([]byte, 0, 16*len(m))
 	b = append(b, '{')
@@ -123,14 +124,6 @@ func Merge(base *Tags, over map[string]string) *Tags {
 		m[k] = v
 	}
 	return NewTags(m)
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // ErrInvalidSecret reports an ingest secret that is not 64 hex characters
