@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -179,4 +180,94 @@ func TestCloseDeadlineWithBatchesInFlight(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCloseReturnsByDeadline runs Close against a server that accepts
+// ingest connections and never answers.
+func TestCloseReturnsByDeadline(t *testing.T) {
+	f := newFakeServer(t)
+	f.ingestHang = make(chan struct{})
+	c := newTestClient(t, f)
+	for range 10 {
+		_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 1, OK: true})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	err := c.Close(ctx)
+	if ctx.Err() == nil {
+		// Close returned before its deadline: only possible if it
+		// delivered, which the server never lets happen.
+		t.Fatalf("Close returned early: %v", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "10 samples") {
+		t.Fatalf("Close error = %v, want it to count the undelivered samples", err)
+	}
+	s := c.Stats()
+	checkIdentity(t, s)
+	if s.Dropped != 10 {
+		t.Fatalf("stats %+v", s)
+	}
+	// Idempotent, and the client keeps answering.
+	if err2 := c.Close(context.Background()); err2 != err {
+		t.Fatalf("second Close = %v", err2)
+	}
+	if err := c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 1}); !errors.Is(err, tripswitch.ErrClosed) {
+		t.Fatalf("Report after Close = %v", err)
+	}
+	if s := c.Stats(); s.Dropped != 11 {
+		t.Fatalf("sample after Close not counted as dropped: %+v", s)
+	}
+}
+
+// TestCloseAgainstBlackHole uses a listener that accepts and never reads or
+// answers: the stream never syncs and ingest never completes.
+func TestCloseAgainstBlackHole(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	acceptDone := make(chan struct{})
+	go func() {
+		defer close(acceptDone)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, conn)
+		}
+	}()
+	defer func() {
+		ln.Close()
+		<-acceptDone
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	bc, err := tripswitch.NewClient(ctx, "proj_test", tripswitch.WithBaseURL("http://"+ln.Addr().String()), tripswitch.WithProjectKey(testKey))
+	if !errors.Is(err, tripswitch.ErrNotSynced) {
+		t.Fatalf("NewClient with a black hole: err = %v, want ErrNotSynced", err)
+	}
+	closeClient(t, bc)
+	// Without a key the client starts at once; calls run (fail-open)
+	// while the server swallows the samples.
+	c, err := tripswitch.NewClient(context.Background(), "proj_test", tripswitch.WithBaseURL("http://"+ln.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := tripswitch.Execute(c, context.Background(), func() (int, error) { return 1, nil },
+			tripswitch.WithBreakers("checkout"), tripswitch.WithRouter("r"), tripswitch.WithMetric("latency", tripswitch.Latency)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, ccancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer ccancel()
+	if err := c.Close(cctx); err == nil {
+		t.Fatal("Close reported success against a black hole")
+	}
+	checkIdentity(t, c.Stats())
 }

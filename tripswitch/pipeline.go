@@ -13,10 +13,11 @@ import (
 // pipeline is the bounded sample buffer between producers and the flusher.
 //
 // It is a few shards, each a mutex and a fixed ring; together the rings
-// hold exactly the buffer capacity. A producer puts each sample into a
-// shard picked at random, so concurrent producers rarely wait for the same
-// lock; a full shard passes the sample on to one with room. When every
-// shard is full, the picked one overwrites its oldest sample, which is
+// hold exactly the buffer capacity. Each processor puts samples into a
+// shard of its own while it is free (see lockShard), so concurrent
+// producers rarely wait for the same lock; a full shard passes the sample
+// on to one with room. When every shard is full, one picked at random
+// overwrites its oldest sample, which is
 // counted as dropped: the buffer keeps the newest samples, give or take
 // the last few of each shard.
 //
@@ -50,6 +51,8 @@ type pipeline struct {
 	share     int           // samples a shard holds when the whole buffer holds about a batch
 	notify    chan struct{} // wakes the flusher when a batch may be ready
 	allFull   uint64        // full with every shard's bit set
+	hints     sync.Pool     // *uint32 into index: the shard a processor used last
+	index     []uint32      // index[i] == i
 
 	// full has bit i set while shard i's ring is full. It is written under
 	// the shard's lock when that changes (rarely), and read without locks,
@@ -75,6 +78,7 @@ type shard struct {
 	tailPos int    // ring index of tail
 	cursor  uint64 // take's merge position
 	bit     uint64 // the shard's bit in pipeline.full
+	index   uint32 // the shard's index in pipeline.shards
 
 	produced uint64
 	dropped  uint64 // overwritten when full, or produced after close
@@ -114,24 +118,51 @@ func newPipelineShards(capacity, batchSize, n int) *pipeline {
 		}
 		p.shards[i].ring = make([]slot, size)
 		p.shards[i].bit = 1 << i
+		p.shards[i].index = uint32(i)
+		p.index = append(p.index, uint32(i))
 		p.allFull |= 1 << i
 	}
 	return p
 }
 
-// lockShard locks the shard for a new sample: one picked at random, a
-// cheap per-call choice that spreads concurrent producers over the locks.
-// A full shard passes the sample on to one with room, if any, so that
-// nothing is dropped before the whole buffer is full.
+// lockShard locks the shard for a new sample. While the buffer has room, a
+// processor keeps using the shard it used last (a hint kept in a
+// sync.Pool, whose items stay with the processor that put them) until it
+// finds that shard locked by another, and then moves to one picked at
+// random: concurrent producers settle on different locks, and each keeps
+// its shard's cache lines. A full shard passes the sample on to one with
+// room, if any, so that nothing is dropped before the whole buffer is
+// full; then each sample goes to a shard picked at random.
 func (p *pipeline) lockShard() *shard {
-	i := rand.Uint32()
+	var i uint32
+	if h, ok := p.hints.Get().(*uint32); ok {
+		i = *h
+	} else {
+		i = rand.Uint32()
+	}
+	sh := p.lockFrom(i)
+	p.hints.Put(&p.index[sh.index])
+	return sh
+}
+
+// lockFrom locks shard i, or the next one with room when it is full; when
+// that one is busy, or the whole buffer is full, it looks from a random
+// shard instead, so that every shard drops its oldest samples alike.
+func (p *pipeline) lockFrom(i uint32) *shard {
+	if sh, room := p.roomFrom(i); room && sh.mu.TryLock() {
+		if !sh.isFull() {
+			return sh
+		}
+		sh.mu.Unlock() // it filled up meanwhile: look again
+	}
+	i = rand.Uint32()
 	for range len(p.shards) {
 		sh, room := p.roomFrom(i)
 		sh.mu.Lock()
 		if !room || !sh.isFull() {
 			return sh
 		}
-		sh.mu.Unlock() // it filled up meanwhile: look again
+		sh.mu.Unlock()
 		i++
 	}
 	sh := &p.shards[i&p.mask]
