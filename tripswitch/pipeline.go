@@ -134,35 +134,37 @@ func newPipelineShards(capacity, batchSize, n int) *pipeline {
 // room, if any, so that nothing is dropped before the whole buffer is
 // full; then each sample goes to a shard picked at random.
 func (p *pipeline) lockShard() *shard {
+	if p.full.Load() == p.allFull {
+		return p.lockRandom()
+	}
 	var i uint32
 	if h, ok := p.hints.Get().(*uint32); ok {
 		i = *h
 	} else {
 		i = rand.Uint32()
 	}
-	sh := p.lockFrom(i)
+	sh, room := p.roomFrom(i)
+	if !room || !sh.mu.TryLock() {
+		sh = p.lockRandom()
+	} else if sh.isFull() { // it filled up meanwhile
+		sh.mu.Unlock()
+		sh = p.lockRandom()
+	}
 	p.hints.Put(&p.index[sh.index])
 	return sh
 }
 
-// lockFrom locks shard i, or the next one with room when it is full; when
-// that one is busy, or the whole buffer is full, it looks from a random
-// shard instead, so that every shard drops its oldest samples alike.
-func (p *pipeline) lockFrom(i uint32) *shard {
-	if sh, room := p.roomFrom(i); room && sh.mu.TryLock() {
-		if !sh.isFull() {
-			return sh
-		}
-		sh.mu.Unlock() // it filled up meanwhile: look again
-	}
-	i = rand.Uint32()
+// lockRandom locks a shard picked at random, or the next one with room
+// when it is full.
+func (p *pipeline) lockRandom() *shard {
+	i := rand.Uint32()
 	for range len(p.shards) {
 		sh, room := p.roomFrom(i)
 		sh.mu.Lock()
 		if !room || !sh.isFull() {
 			return sh
 		}
-		sh.mu.Unlock()
+		sh.mu.Unlock() // it filled up meanwhile: look again
 		i++
 	}
 	sh := &p.shards[i&p.mask]
