@@ -486,6 +486,13 @@ func (c *Client) flush(ctx context.Context) (flushOutcome, error) {
 	select {
 	case o := <-done:
 		return o, nil
+	case <-c.flusher.done: // Close stopped it before the buffer emptied
+		select {
+		case o := <-done:
+			return o, nil
+		default:
+			return flushOutcome{}, ErrClosed
+		}
 	case <-ctx.Done():
 		return flushOutcome{}, ctx.Err()
 	}

@@ -271,3 +271,28 @@ func TestCloseAgainstBlackHole(t *testing.T) {
 	}
 	checkIdentity(t, c.Stats())
 }
+
+// TestFlushDuringCloseReturns: a Flush waiting for a server that does not
+// answer returns ErrClosed once Close gives up at its deadline.
+func TestFlushDuringCloseReturns(t *testing.T) {
+	f := newFakeServer(t)
+	c := newTestClient(t, f, tripswitch.WithFlushInterval(time.Hour))
+	f.mu.Lock()
+	f.ingestHang = make(chan struct{})
+	f.mu.Unlock()
+	_ = c.Report(context.Background(), tripswitch.Sample{RouterID: "r", Metric: "m", Value: 1, OK: true})
+	flushed := make(chan error, 1)
+	go func() { flushed <- c.Flush(context.Background()) }()
+	eventually(t, "the batch in flight", func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.arrivals == 1
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_ = returnsWithin(t, 20*time.Second, func() error { return c.Close(ctx) })
+	err := returnsWithin(t, 20*time.Second, func() error { return <-flushed })
+	if !errors.Is(err, tripswitch.ErrClosed) {
+		t.Fatalf("Flush = %v, want ErrClosed", err)
+	}
+}
