@@ -155,7 +155,9 @@ func WithMetadataSyncInterval(d time.Duration) Option {
 // status) are bounded by a 30 s timeout of their own; the state stream is
 // watched for idleness instead (WithStreamIdleTimeout). A Timeout set on hc
 // also ends the long-lived state stream, which then reconnects: prefer a
-// client without one.
+// client without one. Its transport should keep at least as many idle
+// connections per host as batches may be in flight (WithMaxInFlightBatches);
+// the default client's keeps that many plus two.
 func WithHTTPClient(hc *http.Client) Option {
 	return optionFunc(func(c *config) { c.httpClient = hc })
 }
