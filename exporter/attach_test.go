@@ -33,11 +33,11 @@ func TestSecondsHistogramTripsMillisecondBreaker(t *testing.T) {
 		}},
 	})
 
-	exp, err := exporter.New(nil, []exporter.Route{{
+	exp, err := exporter.New(nil, []exporter.Rule{{
 		Instrument: "http.client.request.duration",
 		Router:     "rtr_payments",
 		Metric:     "latency",
-		OK:         exporter.HTTPStatusOK,
+		OK:         exporter.OKBelowHTTPStatus(500),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -134,12 +134,12 @@ func waitState(t *testing.T, srv *localserver.Server, projectID, breaker, want s
 // TestAttachErrors checks the errors of Attach and that a detached
 // exporter flushes and shuts down without a client.
 func TestAttachErrors(t *testing.T) {
-	exp, err := exporter.New(nil, []exporter.Route{{Instrument: "x", Router: "r"}})
+	exp, err := exporter.New(nil, []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := exp.Attach(nil); err == nil {
-		t.Error("Attach(nil) accepted")
+	if err := exp.Attach(nil); !errors.Is(err, exporter.ErrInvalidOption) {
+		t.Errorf("Attach(nil) = %v, want ErrInvalidOption", err)
 	}
 	if err := exp.ForceFlush(context.Background()); err != nil {
 		t.Errorf("ForceFlush while detached: %v", err)
@@ -163,7 +163,7 @@ func TestAttachKeepsCumulativeState(t *testing.T) {
 		Breakers: []localserver.SeedBreaker{{Name: "b", Metric: "requests", Kind: "sum", Op: "gt", Threshold: 1e9,
 			RouterIDs: []string{"rtr_1"}}},
 	})
-	exp, err := exporter.New(nil, []exporter.Route{{Instrument: "requests", Router: "rtr_1"}})
+	exp, err := exporter.New(nil, []exporter.Rule{{Instrument: "requests", Router: "rtr_1", Metric: "requests"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -13,9 +14,9 @@ import (
 
 // benchExporter returns an exporter that queues into a real client whose
 // buffer is never sent during the benchmark.
-func benchExporter(b *testing.B, routes []exporter.Route) *exporter.Exporter {
+func benchExporter(b *testing.B, rules []exporter.Rule) *exporter.Exporter {
 	b.Helper()
-	e, err := exporter.New(offlineClient(b), routes)
+	e, err := exporter.New(offlineClient(b), rules)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,11 +55,11 @@ func runExport(b *testing.B, e *exporter.Exporter, rm *metricdata.ResourceMetric
 }
 
 func BenchmarkExportSums1000(b *testing.B) {
-	e := benchExporter(b, []exporter.Route{{Instrument: "requests", Router: "rtr", OK: exporter.HTTPStatusOK,
+	e := benchExporter(b, []exporter.Rule{{Instrument: "requests", Router: "rtr", Metric: "requests", OK: exporter.OKBelowHTTPStatus(500),
 		TagKeys: []attribute.Key{"http.request.method"}}})
 	pts := make([]metricdata.DataPoint[float64], 1000)
 	for i, set := range benchAttrs(1000) {
-		pts[i] = metricdata.DataPoint[float64]{Attributes: set, Time: epoch, Value: float64(i)}
+		pts[i] = metricdata.DataPoint[float64]{Attributes: set, Time: time.Now(), Value: float64(i)}
 	}
 	rm := rmOf("app", metricdata.Metrics{Name: "requests", Data: metricdata.Sum[float64]{
 		DataPoints: pts, Temporality: metricdata.DeltaTemporality, IsMonotonic: true,
@@ -67,10 +68,10 @@ func BenchmarkExportSums1000(b *testing.B) {
 }
 
 func BenchmarkExportGauges1000(b *testing.B) {
-	e := benchExporter(b, []exporter.Route{{Instrument: "queue.depth", Router: "rtr"}})
+	e := benchExporter(b, []exporter.Rule{{Instrument: "queue.depth", Router: "rtr", Metric: "queue.depth"}})
 	pts := make([]metricdata.DataPoint[int64], 1000)
 	for i, set := range benchAttrs(1000) {
-		pts[i] = metricdata.DataPoint[int64]{Attributes: set, Time: epoch, Value: int64(i)}
+		pts[i] = metricdata.DataPoint[int64]{Attributes: set, Time: time.Now(), Value: int64(i)}
 	}
 	rm := rmOf("app", metricdata.Metrics{Name: "queue.depth", Data: metricdata.Gauge[int64]{DataPoints: pts}})
 	runExport(b, e, rm, 1000)
@@ -85,7 +86,7 @@ func BenchmarkHistogramExpand(b *testing.B) { benchHistogramExpand(b, "") }
 func BenchmarkHistogramExpandSeconds(b *testing.B) { benchHistogramExpand(b, "s") }
 
 func benchHistogramExpand(b *testing.B, unit string) {
-	e := benchExporter(b, []exporter.Route{{Instrument: "latency", Router: "rtr"}})
+	e := benchExporter(b, []exporter.Rule{{Instrument: "latency", Router: "rtr", Metric: "latency"}})
 	bounds := make([]float64, 19)
 	counts := make([]uint64, 20)
 	for i := range bounds {
@@ -97,20 +98,20 @@ func benchHistogramExpand(b *testing.B, unit string) {
 	rm := rmOf("app", metricdata.Metrics{Name: "latency", Unit: unit, Data: metricdata.Histogram[float64]{
 		Temporality: metricdata.DeltaTemporality,
 		DataPoints: []metricdata.HistogramDataPoint[float64]{{
-			Time: epoch, Count: 1000, Bounds: bounds, BucketCounts: counts, Sum: 100,
+			Time: time.Now(), Count: 1000, Bounds: bounds, BucketCounts: counts, Sum: 100,
 			Min: metricdata.NewExtrema(0.001), Max: metricdata.NewExtrema(0.25),
 		}},
 	}})
 	runExport(b, e, rm, 1)
 }
 
-// BenchmarkExportUnselected exports 100 instruments no route selects.
+// BenchmarkExportUnselected exports 100 instruments no rule selects.
 func BenchmarkExportUnselected(b *testing.B) {
-	e := benchExporter(b, []exporter.Route{{Instrument: "selected", Router: "rtr"}})
+	e := benchExporter(b, []exporter.Rule{{Instrument: "selected", Router: "rtr", Metric: "selected"}})
 	ms := make([]metricdata.Metrics, 100)
 	for i := range ms {
 		ms[i] = metricdata.Metrics{Name: fmt.Sprintf("other.%d", i), Data: metricdata.Sum[int64]{
-			DataPoints: []metricdata.DataPoint[int64]{{Time: epoch, Value: 1}, {Time: epoch, Value: 2}},
+			DataPoints: []metricdata.DataPoint[int64]{{Time: time.Now(), Value: 1}, {Time: time.Now(), Value: 2}},
 		}}
 	}
 	runExport(b, e, rmOf("app", ms...), 200)

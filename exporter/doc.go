@@ -5,9 +5,9 @@
 //
 // An Exporter is an sdk/metric Exporter. Give it to a PeriodicReader
 // beside any other readers; at every collection it turns the data points
-// of the instruments its routes select into samples and queues them in a
+// of the instruments its rules select into samples and queues them in a
 // tripswitch.Client, which delivers them in the background. Instruments no
-// route selects cost a map lookup per export.
+// rule selects cost a map lookup per export.
 //
 //	client, err := tripswitch.NewClient(ctx, "proj_abc123",
 //		tripswitch.WithProjectKey(os.Getenv("TRIPSWITCH_API_KEY")),
@@ -16,11 +16,11 @@
 //	if err != nil {
 //		return err
 //	}
-//	exp, err := exporter.New(client, []exporter.Route{{
+//	exp, err := exporter.New(client, []exporter.Rule{{
 //		Instrument: "http.client.request.duration", // seconds, from otelhttp; samples in ms
 //		Router:     "rtr_payments",
 //		Metric:     "latency",
-//		OK:         exporter.HTTPStatusOK, // 5xx and transport errors fail
+//		OK:         exporter.OKBelowHTTPStatus(500), // 5xx and transport errors fail
 //		TagKeys:    []attribute.Key{"server.address"},
 //	}})
 //	if err != nil {
@@ -45,16 +45,16 @@
 // Values of duration instruments (unit "s", "ms", "us", "ns", "min" or
 // "h") are converted to milliseconds, the unit of tripswitch.Latency and
 // of otelbridge's span samples, so that one "p95 > 300" breaker reads
-// them all; Route.Unit picks another unit, or UnitAsRecorded none. Counts
+// them all; Rule.Unit picks another unit, or UnitAsRecorded none. Counts
 // are never converted, nor instruments of other units.
 //
 // # Conversion
 //
 // Every data point of a selected instrument becomes samples stamped with
-// the point's time, with the ok its route's OK evaluator gives the point's
-// attributes (default true) and tags from the route's TagKeys only.
+// the point's time, with the ok its rule's OK evaluator gives the point's
+// attributes (default true) and tags from the rule's TagKeys only.
 //
-//   - Sum: one sample with the interval's increase (Route.Total: the
+//   - Sum: one sample with the interval's increase (Rule.Total: the
 //     running total instead). The exporter asks for delta temporality,
 //     except for UpDownCounters, which it asks for cumulatively so that
 //     Total reports their level. A cumulative point is differenced
@@ -76,7 +76,7 @@
 //
 // A data point expands to at most WithMaxSamplesPerPoint samples (default
 // 1,000). When a point of an export has more measurements, every point of
-// the same instrument and route in that export is down-sampled by the same
+// the same instrument and rule in that export is down-sampled by the same
 // factor, with largest-remainder rounding across buckets, so that the
 // ratios between points (ok against failed, one host against another) and
 // between buckets are kept. The count a breaker sees is then the scaled
@@ -112,7 +112,7 @@
 //
 // The exporter keeps, per instrument and attribute set, a reporter and
 // the previous cumulative point; streams not reported for 16 exports are
-// forgotten, except those of a route with Total. Beyond 8,192 attribute sets per instrument (the SDK's default
+// forgotten, except those of a rule with Total. Beyond 8,192 attribute sets per instrument (the SDK's default
 // cardinality limit is 2,000) further sets are converted without being
 // kept: they cost allocations, and their cumulative data is not forwarded.
 package exporter

@@ -50,11 +50,11 @@ func Example() {
 	}
 	defer client.Close(ctx)
 
-	exp, err := exporter.New(client, []exporter.Route{{
+	exp, err := exporter.New(client, []exporter.Rule{{
 		Instrument: "http.client.request.duration",
 		Router:     "rtr_payments",
 		Metric:     "latency",
-		OK:         exporter.HTTPStatusOK,
+		OK:         exporter.OKBelowHTTPStatus(500),
 		TagKeys:    []attribute.Key{"http.response.status_code"},
 	}})
 	if err != nil {
@@ -95,11 +95,11 @@ func Example() {
 // before Tripswitch can be reached; attach the client once it exists.
 func ExampleExporter_Attach() {
 	ctx := context.Background()
-	exp, err := exporter.New(nil, []exporter.Route{{
+	exp, err := exporter.New(nil, []exporter.Rule{{
 		Instrument: "http.client.request.duration", // seconds; the samples carry milliseconds
 		Router:     "rtr_payments",
 		Metric:     "latency",
-		OK:         exporter.HTTPStatusOK,
+		OK:         exporter.OKBelowHTTPStatus(500),
 	}})
 	if err != nil {
 		log.Fatal(err)

@@ -15,7 +15,7 @@ import (
 )
 
 // Exporter is an sdk/metric Exporter that forwards the instruments its
-// routes select to Tripswitch routers as samples. Use it with a
+// rules select to Tripswitch routers as samples. Use it with a
 // sdkmetric.PeriodicReader, beside any other readers.
 //
 // Temporality and Aggregation are safe for concurrent use. Export may be
@@ -23,7 +23,7 @@ import (
 // when its ctx ends). ForceFlush and Shutdown are safe for concurrent use.
 type Exporter struct {
 	client  atomic.Pointer[tripswitch.Client]
-	routes  []*route
+	rules   []*rule
 	cfg     config
 	logger  *slog.Logger
 	created time.Time
@@ -43,9 +43,9 @@ type Exporter struct {
 var _ sdkmetric.Exporter = (*Exporter)(nil)
 
 // New returns an Exporter that reports through client the data points of
-// the instruments selected by routes. It returns a *RouteError (matching
-// ErrInvalidRoute) naming the first invalid route and field, and an error
-// for an invalid option. The routes are copied.
+// the instruments selected by rules. It returns a *RuleError (matching
+// ErrInvalidRule) naming the first invalid rule and field, and an error
+// for an invalid option. The rules are copied.
 //
 // client may be nil: a MeterProvider is usually built at start-up, before
 // Tripswitch can be reached. The exporter is then detached: it converts
@@ -55,7 +55,7 @@ var _ sdkmetric.Exporter = (*Exporter)(nil)
 //
 // The client stays the caller's: Shutdown flushes it but does not close
 // it. Close the client after shutting down the meter provider.
-func New(client *tripswitch.Client, routes []Route, opts ...Option) (*Exporter, error) {
+func New(client *tripswitch.Client, rules []Rule, opts ...Option) (*Exporter, error) {
 	cfg := config{
 		maxSamples:  DefaultMaxSamplesPerPoint,
 		aggregation: sdkmetric.DefaultAggregationSelector,
@@ -67,12 +67,12 @@ func New(client *tripswitch.Client, routes []Route, opts ...Option) (*Exporter, 
 		}
 	}
 	if cfg.maxSamples <= 0 {
-		return nil, fmt.Errorf("exporter: WithMaxSamplesPerPoint: must be positive, got %d", cfg.maxSamples)
+		return nil, optionError("WithMaxSamplesPerPoint", "must be positive, got %d", cfg.maxSamples)
 	}
 	if cfg.aggregation == nil {
-		return nil, errors.New("exporter: WithAggregationSelector: nil selector")
+		return nil, optionError("WithAggregationSelector", "nil selector")
 	}
-	rs, err := compileRoutes(routes)
+	rs, err := compileRules(rules)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func New(client *tripswitch.Client, routes []Route, opts ...Option) (*Exporter, 
 		logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Exporter{
-		routes:      rs,
+		rules:       rs,
 		cfg:         cfg,
 		logger:      logger,
 		created:     cfg.now(),
@@ -104,7 +104,7 @@ func New(client *tripswitch.Client, routes []Route, opts ...Option) (*Exporter, 
 // client.
 func (e *Exporter) Attach(client *tripswitch.Client) error {
 	if client == nil {
-		return errors.New("exporter: Attach: nil client")
+		return fmt.Errorf("%w: Attach: nil client", ErrInvalidOption)
 	}
 	if e.shut.Load() {
 		return ErrShutdown
@@ -135,7 +135,7 @@ func (e *Exporter) resink(in *instrument, st *stream) {
 		if _, ok := tg.sink.(detachedSink); ok {
 			s, err := e.sinkFor(tg.r.Router, tg.r.metricFor(in.name), tg.tags)
 			if err != nil {
-				e.warn(in, "sink", "tripswitch exporter: route skipped", "route", tg.r.index, "error", err)
+				e.warn(in, "sink", "tripswitch exporter: rule skipped", "rule", tg.r.index, "error", err)
 				continue
 			}
 			tg.sink = s
@@ -158,7 +158,7 @@ func (e *Exporter) Stats() Stats {
 	return Stats{Detached: e.detached.Load()}
 }
 
-// sinkFor returns where the samples of one route and attribute set go.
+// sinkFor returns where the samples of one rule and attribute set go.
 func (e *Exporter) sinkFor(router, metric string, tags map[string]string) (sink, error) {
 	if e.cfg.newSink != nil {
 		return e.cfg.newSink(router, metric, tags)
@@ -184,7 +184,7 @@ func (d detachedSink) ReportValues(_ context.Context, _ time.Time, values []floa
 }
 
 // Temporality returns the temporality the exporter asks the SDK for:
-// cumulative for UpDownCounters (so that Route.Total reports their level),
+// cumulative for UpDownCounters (so that Rule.Total reports their level),
 // delta for every other kind. A cumulative point of a kind asked for delta
 // is accepted and differenced against the previous export. Safe for
 // concurrent use.

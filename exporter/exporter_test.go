@@ -33,57 +33,67 @@ func deltaSum(name string, pts ...metricdata.DataPoint[int64]) metricdata.Metric
 
 func TestNewRejectsBadInput(t *testing.T) {
 	c := offlineClient(t)
-	ok := exporter.Route{Instrument: "x", Router: "rtr_1"}
+	ok := exporter.Rule{Instrument: "x", Router: "rtr_1", Metric: "x"}
 	tests := []struct {
-		name   string
-		routes []exporter.Route
-		index  int
-		field  string
+		name  string
+		rules []exporter.Rule
+		index int
+		field string
 	}{
-		{"no instrument", []exporter.Route{ok, {Router: "rtr_1"}}, 1, "Instrument"},
-		{"name and prefix", []exporter.Route{{Instrument: "a", InstrumentPrefix: "a", Router: "r"}}, 0, "InstrumentPrefix"},
-		{"no router", []exporter.Route{ok, ok, {Instrument: "x"}}, 2, "Router"},
-		{"blank router", []exporter.Route{{Instrument: "x", Router: "  "}}, 0, "Router"},
-		{"unknown reduce", []exporter.Route{{Instrument: "x", Router: "r", Reduce: 42}}, 0, "Reduce"},
-		{"percentile missing", []exporter.Route{{Instrument: "x", Router: "r", Reduce: exporter.ReducePercentile}}, 0, "Percentile"},
-		{"percentile too big", []exporter.Route{{Instrument: "x", Router: "r", Reduce: exporter.ReducePercentile, Percentile: 101}}, 0, "Percentile"},
-		{"percentile without reduce", []exporter.Route{{Instrument: "x", Router: "r", Percentile: 95}}, 0, "Percentile"},
-		{"invalid attribute", []exporter.Route{{Instrument: "x", Router: "r", Attributes: []attribute.KeyValue{{Key: "", Value: attribute.IntValue(1)}}}}, 0, "Attributes"},
-		{"duplicate attribute", []exporter.Route{{Instrument: "x", Router: "r", Attributes: []attribute.KeyValue{attribute.Int("k", 1), attribute.Int("k", 2)}}}, 0, "Attributes"},
-		{"empty tag key", []exporter.Route{{Instrument: "x", Router: "r", TagKeys: []attribute.Key{""}}}, 0, "TagKeys"},
-		{"unknown unit", []exporter.Route{{Instrument: "x", Router: "r", Unit: "sec"}}, 0, "Unit"},
+		{"no instrument", []exporter.Rule{ok, {Router: "rtr_1", Metric: "latency"}}, 1, "Instrument"},
+		{"name and prefix", []exporter.Rule{{Instrument: "a", InstrumentPrefix: "a", Router: "r", Metric: "a"}}, 0, "InstrumentPrefix"},
+		{"no router", []exporter.Rule{ok, ok, {Instrument: "x"}}, 2, "Router"},
+		{"blank router", []exporter.Rule{{Instrument: "x", Router: "  ", Metric: "x"}}, 0, "Router"},
+		{"unknown reduce", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", Reduce: 42}}, 0, "Reduce"},
+		{"percentile missing", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", Reduce: exporter.ReducePercentile}}, 0, "Percentile"},
+		{"percentile too big", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", Reduce: exporter.ReducePercentile, Percentile: 101}}, 0, "Percentile"},
+		{"percentile without reduce", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", Percentile: 95}}, 0, "Percentile"},
+		{"invalid attribute", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", Attributes: []attribute.KeyValue{{Key: "", Value: attribute.IntValue(1)}}}}, 0, "Attributes"},
+		{"duplicate attribute", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", Attributes: []attribute.KeyValue{attribute.Int("k", 1), attribute.Int("k", 2)}}}, 0, "Attributes"},
+		{"empty tag key", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", TagKeys: []attribute.Key{""}}}, 0, "TagKeys"},
+		{"duplicate tag key", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", TagKeys: []attribute.Key{"a", "a"}}}, 0, "TagKeys"},
+		{"too many tag keys", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", TagKeys: []attribute.Key{"a", "b", "c", "d", "e"}}}, 0, "TagKeys"},
+		{"no metric", []exporter.Rule{ok, {Instrument: "x", Router: "r"}}, 1, "Metric"},
+		{"blank metric", []exporter.Rule{{Instrument: "x", Router: "r", Metric: " "}}, 0, "Metric"},
+		{"unknown unit", []exporter.Rule{{Instrument: "x", Router: "r", Metric: "x", Unit: "sec"}}, 0, "Unit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := exporter.New(c, tt.routes)
-			var re *exporter.RouteError
-			if !errors.As(err, &re) || !errors.Is(err, exporter.ErrInvalidRoute) {
-				t.Fatalf("err = %v, want a *RouteError", err)
+			_, err := exporter.New(c, tt.rules)
+			var re *exporter.RuleError
+			if !errors.As(err, &re) || !errors.Is(err, exporter.ErrInvalidRule) {
+				t.Fatalf("err = %v, want a *RuleError", err)
 			}
 			if re.Index != tt.index || re.Field != tt.field {
-				t.Fatalf("error names routes[%d].%s, want routes[%d].%s (%v)", re.Index, re.Field, tt.index, tt.field, err)
+				t.Fatalf("error names rules[%d].%s, want rules[%d].%s (%v)", re.Index, re.Field, tt.index, tt.field, err)
 			}
 			if !strings.Contains(err.Error(), re.Field) {
 				t.Fatalf("message %q does not name the field", err)
 			}
 		})
 	}
-	if _, err := exporter.New(c, nil); !errors.Is(err, exporter.ErrInvalidRoute) {
-		t.Errorf("no routes: err = %v, want ErrInvalidRoute", err)
+	if _, err := exporter.New(c, nil); !errors.Is(err, exporter.ErrInvalidRule) {
+		t.Errorf("no rules: err = %v, want ErrInvalidRule", err)
 	}
-	if _, err := exporter.New(c, []exporter.Route{ok}, exporter.WithMaxSamplesPerPoint(0)); err == nil || !strings.Contains(err.Error(), "WithMaxSamplesPerPoint") {
-		t.Errorf("WithMaxSamplesPerPoint(0): err = %v", err)
+	for name, opt := range map[string]exporter.Option{
+		"WithMaxSamplesPerPoint":  exporter.WithMaxSamplesPerPoint(0),
+		"WithAggregationSelector": exporter.WithAggregationSelector(nil),
+	} {
+		_, err := exporter.New(c, []exporter.Rule{ok}, opt)
+		if !errors.Is(err, exporter.ErrInvalidOption) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: err = %v, want ErrInvalidOption naming the option", name, err)
+		}
 	}
 }
 
 func TestRoutesSelectInstruments(t *testing.T) {
-	routes := []exporter.Route{
-		{Instrument: "http.client.request.duration", Router: "rtr_exact", Reduce: exporter.ReduceCount},
+	rules := []exporter.Rule{
+		{Instrument: "http.client.request.duration", Router: "rtr_exact", Metric: "http.client.request.duration", Reduce: exporter.ReduceCount},
 		{InstrumentPrefix: "queue.", Router: "rtr_prefix", Metric: "queues"},
-		{Instrument: "jobs", Scope: "worker", Router: "rtr_scope"},
-		{Instrument: "jobs", Attributes: []attribute.KeyValue{attribute.String("kind", "email")}, Router: "rtr_attr"},
+		{Instrument: "jobs", Scope: "worker", Router: "rtr_scope", Metric: "jobs"},
+		{Instrument: "jobs", Attributes: []attribute.KeyValue{attribute.String("kind", "email")}, Router: "rtr_attr", Metric: "jobs"},
 	}
-	e, r := newRecorded(t, routes)
+	e, r := newRecorded(t, rules)
 	pt := func(v int64, kv ...attribute.KeyValue) metricdata.DataPoint[int64] {
 		return metricdata.DataPoint[int64]{Attributes: attribute.NewSet(kv...), Time: epoch, Value: v}
 	}
@@ -125,11 +135,11 @@ func TestRoutesSelectInstruments(t *testing.T) {
 
 func TestSumsAndGauges(t *testing.T) {
 	status := attribute.Key("http.response.status_code")
-	routes := []exporter.Route{
-		{Instrument: "requests", Router: "rtr_1", OK: exporter.HTTPStatusOK, TagKeys: []attribute.Key{"region", status}},
+	rules := []exporter.Rule{
+		{Instrument: "requests", Router: "rtr_1", Metric: "requests", OK: exporter.OKBelowHTTPStatus(500), TagKeys: []attribute.Key{"region", status}},
 		{Instrument: "temperature", Router: "rtr_1", Metric: "temp"},
 	}
-	e, r := newRecorded(t, routes)
+	e, r := newRecorded(t, rules)
 	trace1 := []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
 	trace2 := []byte{0xa, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0xb}
 	at := epoch.Add(-time.Second)
@@ -179,11 +189,11 @@ func mapsEqual(a, b map[string]string) bool {
 }
 
 func TestCumulativeSumsAreDifferenced(t *testing.T) {
-	routes := []exporter.Route{
-		{Instrument: "c", Router: "rtr_inc"},
-		{Instrument: "c", Router: "rtr_total", Total: true},
+	rules := []exporter.Rule{
+		{Instrument: "c", Router: "rtr_inc", Metric: "c"},
+		{Instrument: "c", Router: "rtr_total", Metric: "c", Total: true},
 	}
-	e, r := newRecorded(t, routes)
+	e, r := newRecorded(t, rules)
 	before, after := epoch.Add(-time.Hour), epoch.Add(time.Minute)
 	a := attribute.NewSet(attribute.String("s", "a")) // started before the exporter
 	b := attribute.NewSet(attribute.String("s", "b")) // started after it
@@ -219,7 +229,7 @@ func TestCumulativeSumsAreDifferenced(t *testing.T) {
 }
 
 func TestDeltaSumTotal(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "c", Router: "rtr", Total: true}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c", Total: true}})
 	for _, v := range []int64{3, 4, -2} {
 		if err := e.Export(context.Background(), rmOf("s", deltaSum("c", metricdata.DataPoint[int64]{Value: v}))); err != nil {
 			t.Fatal(err)
@@ -231,7 +241,7 @@ func TestDeltaSumTotal(t *testing.T) {
 }
 
 func TestNonFiniteValuesAreSkipped(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "g", Router: "rtr"}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "g", Router: "rtr", Metric: "g"}})
 	rm := rmOf("s", metricdata.Metrics{Name: "g", Data: metricdata.Gauge[float64]{DataPoints: []metricdata.DataPoint[float64]{
 		{Attributes: attribute.NewSet(attribute.Int("i", 1)), Value: math.NaN()},
 		{Attributes: attribute.NewSet(attribute.Int("i", 2)), Value: math.Inf(1)},
@@ -246,7 +256,7 @@ func TestNonFiniteValuesAreSkipped(t *testing.T) {
 }
 
 func TestExportHonoursContext(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "c", Router: "rtr"}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c"}})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err := e.Export(ctx, rmOf("s", deltaSum("c", metricdata.DataPoint[int64]{Value: 1})))
@@ -261,7 +271,7 @@ func TestExportHonoursContext(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	c := offlineClient(t)
 	r := &recorder{}
-	e, err := exporter.New(c, []exporter.Route{{Instrument: "c", Router: "rtr"}}, r.option())
+	e, err := exporter.New(c, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c"}}, r.option())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +303,7 @@ func TestShutdown(t *testing.T) {
 
 func TestExportAfterClientClose(t *testing.T) {
 	c := offlineClient(t)
-	e, err := exporter.New(c, []exporter.Route{{Instrument: "c", Router: "rtr"}})
+	e, err := exporter.New(c, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +318,7 @@ func TestExportAfterClientClose(t *testing.T) {
 
 func TestTemporalityAndAggregation(t *testing.T) {
 	c := offlineClient(t)
-	e, err := exporter.New(c, []exporter.Route{{Instrument: "c", Router: "rtr"}},
+	e, err := exporter.New(c, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c"}},
 		exporter.WithAggregationSelector(func(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
 			if k == sdkmetric.InstrumentKindHistogram {
 				return sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}
@@ -340,29 +350,35 @@ func TestTemporalityAndAggregation(t *testing.T) {
 	}
 }
 
-func TestHTTPStatusOK(t *testing.T) {
+func TestOKBelowHTTPStatus(t *testing.T) {
 	tests := []struct {
+		code  int
 		attrs []attribute.KeyValue
 		want  bool
 	}{
-		{[]attribute.KeyValue{attribute.Int("http.response.status_code", 200)}, true},
-		{[]attribute.KeyValue{attribute.Int("http.response.status_code", 404), attribute.String("error.type", "404")}, true},
-		{[]attribute.KeyValue{attribute.Int("http.response.status_code", 500), attribute.String("error.type", "500")}, false},
-		{[]attribute.KeyValue{attribute.Int("http.response.status_code", 503)}, false},
-		{[]attribute.KeyValue{attribute.String("http.response.status_code", "502")}, false},
-		{[]attribute.KeyValue{attribute.String("error.type", "*net.OpError")}, false},
-		{[]attribute.KeyValue{attribute.String("http.request.method", "GET")}, true},
-		{nil, true},
+		{500, []attribute.KeyValue{attribute.Int("http.response.status_code", 200)}, true},
+		{500, []attribute.KeyValue{attribute.Int("http.response.status_code", 404), attribute.String("error.type", "404")}, true},
+		{500, []attribute.KeyValue{attribute.Int("http.response.status_code", 500), attribute.String("error.type", "500")}, false},
+		{500, []attribute.KeyValue{attribute.Int("http.response.status_code", 503)}, false},
+		{500, []attribute.KeyValue{attribute.String("http.response.status_code", "502")}, false},
+		{500, []attribute.KeyValue{attribute.Float64("http.response.status_code", 502)}, false},
+		{500, []attribute.KeyValue{attribute.Int("http.status_code", 503)}, false},
+		{500, []attribute.KeyValue{attribute.Int("http.status_code", 200)}, true},
+		{500, []attribute.KeyValue{attribute.String("error.type", "*net.OpError")}, false},
+		{500, []attribute.KeyValue{attribute.String("http.request.method", "GET")}, true},
+		{500, nil, true},
+		{400, []attribute.KeyValue{attribute.Int("http.response.status_code", 404)}, false},
+		{400, []attribute.KeyValue{attribute.Int("http.response.status_code", 399)}, true},
 	}
 	for _, tt := range tests {
-		if got := exporter.HTTPStatusOK(attribute.NewSet(tt.attrs...)); got != tt.want {
-			t.Errorf("HTTPStatusOK(%v) = %v, want %v", tt.attrs, got, tt.want)
+		if got := exporter.OKBelowHTTPStatus(tt.code)(attribute.NewSet(tt.attrs...)); got != tt.want {
+			t.Errorf("OKBelowHTTPStatus(%d)(%v) = %v, want %v", tt.code, tt.attrs, got, tt.want)
 		}
 	}
 }
 
 func TestOKEvaluatorPanicCountsAsOK(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "c", Router: "rtr", OK: func(attribute.Set) bool { panic("boom") }}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c", OK: func(attribute.Set) bool { panic("boom") }}})
 	if err := e.Export(context.Background(), rmOf("s", deltaSum("c", metricdata.DataPoint[int64]{Value: 1}))); err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +389,7 @@ func TestOKEvaluatorPanicCountsAsOK(t *testing.T) {
 }
 
 func TestRunningTotalSurvivesIdleExports(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "c", Router: "rtr", Total: true}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c", Total: true}})
 	ctx := context.Background()
 	if err := e.Export(ctx, rmOf("s", deltaSum("c", metricdata.DataPoint[int64]{Value: 3}))); err != nil {
 		t.Fatal(err)
@@ -392,7 +408,7 @@ func TestRunningTotalSurvivesIdleExports(t *testing.T) {
 }
 
 func TestManyAttributeSets(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "c", Router: "rtr", TagKeys: []attribute.Key{"i"}}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c", TagKeys: []attribute.Key{"i"}}})
 	const n = 9000 // more than the exporter keeps per instrument
 	pts := make([]metricdata.DataPoint[int64], n)
 	for i := range pts {
@@ -413,7 +429,7 @@ func TestManyAttributeSets(t *testing.T) {
 }
 
 func TestConcurrentUse(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "c", Router: "rtr"}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "c", Router: "rtr", Metric: "c"}})
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for g := range 4 {
@@ -445,9 +461,9 @@ func TestConcurrentUse(t *testing.T) {
 
 func TestUpDownCounterFromSDK(t *testing.T) {
 	rec := &recorder{}
-	e, err := exporter.New(offlineClient(t), []exporter.Route{
-		{Instrument: "queue.depth", Router: "level", Total: true},
-		{Instrument: "queue.depth", Router: "change"},
+	e, err := exporter.New(offlineClient(t), []exporter.Rule{
+		{Instrument: "queue.depth", Router: "level", Metric: "queue.depth", Total: true},
+		{Instrument: "queue.depth", Router: "change", Metric: "queue.depth"},
 	}, rec.option())
 	if err != nil {
 		t.Fatal(err)

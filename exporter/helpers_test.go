@@ -90,13 +90,13 @@ func offlineClient(t testing.TB) *tripswitch.Client {
 // epoch is the fixed clock of the unit tests.
 var epoch = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
-// newRecorded returns an exporter over routes whose samples go to a
+// newRecorded returns an exporter over rules whose samples go to a
 // recorder, with its clock at epoch.
-func newRecorded(t testing.TB, routes []exporter.Route, opts ...exporter.Option) (*exporter.Exporter, *recorder) {
+func newRecorded(t testing.TB, rules []exporter.Rule, opts ...exporter.Option) (*exporter.Exporter, *recorder) {
 	t.Helper()
 	r := &recorder{}
 	opts = append([]exporter.Option{r.option(), exporter.WithClock(func() time.Time { return epoch })}, opts...)
-	e, err := exporter.New(offlineClient(t), routes, opts...)
+	e, err := exporter.New(offlineClient(t), rules, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,12 +14,12 @@ type scratch struct {
 	h        hist
 	x        expansion
 	streams  []*stream
-	maxCount []uint64 // per route index: the largest point count of this instrument and export
+	maxCount []uint64 // per rule index: the largest point count of this instrument and export
 	tmpPos   []uint64
 	tmpNeg   []uint64
 	diffPos  []uint64
 	diffNeg  []uint64
-	scaled   []float64 // one bucket's samples in a route's unit
+	scaled   []float64 // one bucket's samples in a rule's unit
 }
 
 // release drops every reference into exported data.
@@ -30,10 +30,10 @@ func (s *scratch) release() {
 }
 
 // begin starts the first pass over the points of one instrument.
-func (s *scratch) begin(routes int) {
+func (s *scratch) begin(rules int) {
 	clear(s.streams)
 	s.streams = s.streams[:0]
-	s.maxCount = resize(s.maxCount, routes)
+	s.maxCount = resize(s.maxCount, rules)
 	clear(s.maxCount)
 }
 
@@ -49,9 +49,9 @@ func (s *scratch) observe(st *stream, n uint64) {
 }
 
 // samples returns how many samples a point of n measurements expands to
-// for route r: n, or n scaled by the factor that brings the route's
+// for rule r: n, or n scaled by the factor that brings the rule's
 // largest point of this instrument and export down to limit.
-func (s *scratch) samples(r *route, n uint64, limit int) uint64 {
+func (s *scratch) samples(r *rule, n uint64, limit int) uint64 {
 	most := s.maxCount[r.index]
 	if most <= uint64(limit) {
 		return n
@@ -136,7 +136,7 @@ func (st *stream) cumCount(start, created time.Time, count, prev uint64) uint64 
 func exportHistogram[N int64 | float64](e *Exporter, ctx context.Context, in *instrument, d metricdata.Histogram[N]) error {
 	s := &e.s
 	cumulative := d.Temporality == metricdata.CumulativeTemporality
-	s.begin(len(e.routes))
+	s.begin(len(e.rules))
 	for i := range d.DataPoints {
 		p := &d.DataPoints[i]
 		st := e.stream(in, p.Attributes)
@@ -205,7 +205,7 @@ func covers(counts, prev []uint64) bool {
 func exportExponential[N int64 | float64](e *Exporter, ctx context.Context, in *instrument, d metricdata.ExponentialHistogram[N]) error {
 	s := &e.s
 	cumulative := d.Temporality == metricdata.CumulativeTemporality
-	s.begin(len(e.routes))
+	s.begin(len(e.rules))
 	for i := range d.DataPoints {
 		p := &d.DataPoints[i]
 		st := e.stream(in, p.Attributes)

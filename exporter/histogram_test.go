@@ -57,7 +57,7 @@ func mean(vals []float64) float64 {
 }
 
 func TestHistogramDistribution(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "h", Router: "rtr"}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "h", Router: "rtr", Metric: "h"}})
 	if err := e.Export(context.Background(), histRM(metricdata.DeltaTemporality, testPoint(*attribute.EmptySet(), true))); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +83,7 @@ func TestHistogramDistribution(t *testing.T) {
 }
 
 func TestHistogramWithoutExtrema(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "h", Router: "rtr"}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "h", Router: "rtr", Metric: "h"}})
 	p := testPoint(*attribute.EmptySet(), false)
 	p.Sum = 40
 	if err := e.Export(context.Background(), histRM(metricdata.DeltaTemporality, p)); err != nil {
@@ -125,7 +125,7 @@ func TestHistogramReductions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.reduce.String(), func(t *testing.T) {
-			e, r := newRecorded(t, []exporter.Route{{Instrument: "h", Router: "rtr", Reduce: tt.reduce, Percentile: tt.percentile}})
+			e, r := newRecorded(t, []exporter.Rule{{Instrument: "h", Router: "rtr", Metric: "h", Reduce: tt.reduce, Percentile: tt.percentile}})
 			if err := e.Export(context.Background(), histRM(metricdata.DeltaTemporality, testPoint(*attribute.EmptySet(), tt.extrema))); err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +138,7 @@ func TestHistogramReductions(t *testing.T) {
 }
 
 func TestHistogramDownSamplingKeepsProportions(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "h", Router: "rtr", OK: exporter.HTTPStatusOK}},
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "h", Router: "rtr", Metric: "h", OK: exporter.OKBelowHTTPStatus(500)}},
 		exporter.WithMaxSamplesPerPoint(1000))
 	bounds := []float64{0.1, 0.2, 0.5, 1}
 	okPt := metricdata.HistogramDataPoint[float64]{
@@ -173,9 +173,9 @@ func TestHistogramDownSamplingKeepsProportions(t *testing.T) {
 }
 
 func TestHistogramExemplarTraceIDs(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{
-		{Instrument: "h", Router: "dist"},
-		{Instrument: "h", Router: "max", Reduce: exporter.ReduceMax},
+	e, r := newRecorded(t, []exporter.Rule{
+		{Instrument: "h", Router: "dist", Metric: "h"},
+		{Instrument: "h", Router: "max", Metric: "h", Reduce: exporter.ReduceMax},
 	})
 	p := testPoint(*attribute.EmptySet(), true)
 	slow := []byte{0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
@@ -199,9 +199,9 @@ func TestHistogramExemplarTraceIDs(t *testing.T) {
 }
 
 func TestCumulativeHistogram(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{
-		{Instrument: "h", Router: "dist"},
-		{Instrument: "h", Router: "count", Reduce: exporter.ReduceCount},
+	e, r := newRecorded(t, []exporter.Rule{
+		{Instrument: "h", Router: "dist", Metric: "h"},
+		{Instrument: "h", Router: "count", Metric: "h", Reduce: exporter.ReduceCount},
 	})
 	start := epoch.Add(-time.Hour) // before the exporter: the first point is a baseline
 	pt := func(start time.Time, counts []uint64, sum float64) metricdata.HistogramDataPoint[float64] {
@@ -254,7 +254,7 @@ func TestCumulativeHistogram(t *testing.T) {
 
 func TestExponentialHistogramFromSDK(t *testing.T) {
 	rec := &recorder{}
-	e, err := exporter.New(offlineClient(t), []exporter.Route{{Instrument: "lat", Router: "rtr"}}, rec.option(),
+	e, err := exporter.New(offlineClient(t), []exporter.Rule{{Instrument: "lat", Router: "rtr", Metric: "lat"}}, rec.option(),
 		exporter.WithAggregationSelector(func(k sdkmetric.InstrumentKind) sdkmetric.Aggregation {
 			if k == sdkmetric.InstrumentKindHistogram {
 				return sdkmetric.AggregationBase2ExponentialHistogram{MaxSize: 160, MaxScale: 20}
@@ -307,7 +307,7 @@ func TestExponentialHistogramFromSDK(t *testing.T) {
 }
 
 func TestCumulativeExponentialHistogramAcrossRescale(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{{Instrument: "x", Router: "rtr"}})
+	e, r := newRecorded(t, []exporter.Rule{{Instrument: "x", Router: "rtr", Metric: "x"}})
 	pt := func(scale int32, off int32, counts []uint64, sum float64) *metricdata.ResourceMetrics {
 		var n uint64
 		for _, c := range counts {
@@ -339,10 +339,10 @@ func TestCumulativeExponentialHistogramAcrossRescale(t *testing.T) {
 }
 
 func TestSummary(t *testing.T) {
-	e, r := newRecorded(t, []exporter.Route{
-		{Instrument: "s", Router: "dist"},
-		{Instrument: "s", Router: "p90", Reduce: exporter.ReducePercentile, Percentile: 90},
-		{Instrument: "s", Router: "count", Reduce: exporter.ReduceCount},
+	e, r := newRecorded(t, []exporter.Rule{
+		{Instrument: "s", Router: "dist", Metric: "s"},
+		{Instrument: "s", Router: "p90", Metric: "s", Reduce: exporter.ReducePercentile, Percentile: 90},
+		{Instrument: "s", Router: "count", Metric: "s", Reduce: exporter.ReduceCount},
 	})
 	qs := []metricdata.QuantileValue{{Quantile: 0, Value: 1}, {Quantile: 0.5, Value: 2}, {Quantile: 1, Value: 4}}
 	pt := func(count uint64, sum float64) *metricdata.ResourceMetrics {
@@ -374,9 +374,9 @@ func TestSummary(t *testing.T) {
 
 func TestExemplarTraceIDsFromSDK(t *testing.T) {
 	rec := &recorder{}
-	e, err := exporter.New(offlineClient(t), []exporter.Route{
-		{Instrument: "calls", Router: "rtr"},
-		{Instrument: "latency", Router: "rtr"},
+	e, err := exporter.New(offlineClient(t), []exporter.Rule{
+		{Instrument: "calls", Router: "rtr", Metric: "calls"},
+		{Instrument: "latency", Router: "rtr", Metric: "latency"},
 	}, rec.option())
 	if err != nil {
 		t.Fatal(err)

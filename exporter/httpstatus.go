@@ -1,35 +1,29 @@
 package exporter
 
 import (
-	"strconv"
-
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/rules"
 )
 
-// Attribute keys of the OpenTelemetry HTTP semantic conventions.
-const (
-	httpResponseStatusCodeKey = attribute.Key("http.response.status_code")
-	errorTypeKey              = attribute.Key("error.type")
-)
+// errorTypeKey is the attribute of the OpenTelemetry HTTP semantic
+// conventions naming the error of a request that got no response.
+const errorTypeKey = attribute.Key("error.type")
 
-// HTTPStatusOK is a Route.OK evaluator for HTTP client and server metrics
-// that follow the current semantic conventions (as otelhttp records them).
-// A data point fails when its http.response.status_code is 500 or more, or
-// when it has no status code but an error.type (the request got no
-// response: a transport error or a timeout). Everything else, 4xx
-// included, is ok.
-func HTTPStatusOK(attrs attribute.Set) bool {
-	if v, ok := attrs.Value(httpResponseStatusCodeKey); ok {
-		switch v.Type() {
-		case attribute.INT64:
-			return v.AsInt64() < 500
-		case attribute.FLOAT64:
-			return v.AsFloat64() < 500
-		case attribute.STRING:
-			n, err := strconv.Atoi(v.AsString())
-			return err != nil || n < 500
+// OKBelowHTTPStatus returns a Rule.OK evaluator for HTTP client and server
+// metrics that fails a data point whose HTTP response status code
+// (attribute http.response.status_code, or the older http.status_code; an
+// integer, a number or decimal text) is code or above. A point without a
+// status code fails when it has an error.type attribute (the request got
+// no response: a transport error or a timeout). OKBelowHTTPStatus(500)
+// fails server errors only; 4xx are ok. otelbridge.OKBelowHTTPStatus is
+// the same for spans.
+func OKBelowHTTPStatus(code int) func(attribute.Set) bool {
+	limit := int64(code)
+	return func(attrs attribute.Set) bool {
+		if n, ok := rules.SetStatusCode(&attrs); ok {
+			return n < limit
 		}
-		return true
+		return !attrs.HasValue(errorTypeKey)
 	}
-	return !attrs.HasValue(errorTypeKey)
 }

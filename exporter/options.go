@@ -48,7 +48,7 @@ type config struct {
 // WithMaxSamplesPerPoint sets the most samples one histogram data point
 // expands to under ReduceDistribution. Default DefaultMaxSamplesPerPoint;
 // n must be positive. When a point of an export has more measurements than
-// n, every point of the same instrument, route and export is down-sampled
+// n, every point of the same instrument, rule and export is down-sampled
 // by the same factor, so the largest gets n samples and the proportions
 // between points (an error rate, for one) are kept.
 func WithMaxSamplesPerPoint(n int) Option {

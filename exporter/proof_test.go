@@ -76,8 +76,8 @@ func startProof(t *testing.T, opts ...exporter.Option) *proof {
 			t.Errorf("client close: %v", err)
 		}
 	})
-	exp, err := exporter.New(client, []exporter.Route{{
-		Instrument: proofMetric, Router: "rtr_api", OK: exporter.HTTPStatusOK,
+	exp, err := exporter.New(client, []exporter.Rule{{
+		Instrument: proofMetric, Router: "rtr_api", Metric: proofMetric, OK: exporter.OKBelowHTTPStatus(500),
 	}}, opts...)
 	if err != nil {
 		t.Fatal(err)

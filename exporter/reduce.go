@@ -2,10 +2,10 @@ package exporter
 
 import "math"
 
-// reduceHist returns the one sample route r reduces h to, and false when
+// reduceHist returns the one sample rule r reduces h to, and false when
 // h has no such value (no measurements for a mean, minimum, maximum or
 // percentile).
-func reduceHist(h *hist, r *route) (float64, bool) {
+func reduceHist(h *hist, r *rule) (float64, bool) {
 	switch r.Reduce {
 	case ReduceCount:
 		return float64(h.count), true

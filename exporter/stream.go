@@ -13,13 +13,13 @@ import (
 // Bounds of the exporter's state. The SDK's default cardinality limit is
 // 2,000 streams per instrument, well below maxStreamsPerInstrument.
 const (
-	maxInstruments          = 4096 // (scope, instrument) route decisions kept
+	maxInstruments          = 4096 // (scope, instrument) rule decisions kept
 	maxStreamsPerInstrument = 8192 // attribute sets kept per instrument
 	sweepEvery              = 16   // exports between sweeps of idle streams
 	staleAfter              = 16   // exports a stream may go unreported before it is forgotten
 )
 
-// sink receives the samples of one route and attribute set.
+// sink receives the samples of one rule and attribute set.
 // *tripswitch.Reporter implements it.
 type sink interface {
 	Report(ctx context.Context, t time.Time, value float64, ok bool, traceID string) error
@@ -42,28 +42,28 @@ func allFinite(values []float64) bool {
 
 type instrumentKey struct{ scope, version, name, unit string }
 
-// instrument is the route decision for one (scope, instrument name) and the
+// instrument is the rule decision for one (scope, instrument name) and the
 // streams seen for it.
 type instrument struct {
 	name    string
 	unit    string
-	routes  []*route
+	rules   []*rule
 	streams map[attribute.Distinct]*stream
 	cached  bool
 	warned  map[string]bool // conditions already logged
 }
 
-// target is one route of a stream: where its samples go, their ok, and
-// the factor converting measured values to the route's unit.
+// target is one rule of a stream: where its samples go, their ok, and
+// the factor converting measured values to the rule's unit.
 type target struct {
-	r     *route
+	r     *rule
 	sink  sink
 	ok    bool
 	scale float64
 	tags  map[string]string // kept to re-make the sink on Attach
 }
 
-// measure converts a measured value (not a count) to the route's unit.
+// measure converts a measured value (not a count) to the rule's unit.
 func (tg *target) measure(v float64) float64 { return v * tg.scale }
 
 // stream is the state kept for one attribute set of an instrument.
@@ -81,28 +81,28 @@ type stream struct {
 	prevCount uint64  // summary or histogram count
 	hist      histState
 
-	// Route.Total under delta temporality.
+	// Rule.Total under delta temporality.
 	total float64
 
 	trace traceCache
 }
 
-// instrument returns the route decision for an instrument, nil when no
-// route selects it.
+// instrument returns the rule decision for an instrument, nil when no
+// rule selects it.
 func (e *Exporter) instrument(scope, version, name, unit string) *instrument {
 	k := instrumentKey{scope, version, name, unit}
 	if in, ok := e.instruments[k]; ok {
 		return in
 	}
-	var rs []*route
-	for _, r := range e.routes {
+	var rs []*rule
+	for _, r := range e.rules {
 		if r.matchInstrument(scope, name) {
 			rs = append(rs, r)
 		}
 	}
 	var in *instrument
 	if len(rs) > 0 {
-		in = &instrument{name: name, unit: unit, routes: rs, streams: make(map[attribute.Distinct]*stream)}
+		in = &instrument{name: name, unit: unit, rules: rs, streams: make(map[attribute.Distinct]*stream)}
 	}
 	if len(e.instruments) < maxInstruments {
 		e.instruments[k] = in
@@ -141,14 +141,14 @@ func (e *Exporter) stream(in *instrument, attrs attribute.Set) *stream {
 
 func (e *Exporter) newStream(in *instrument, attrs attribute.Set) *stream {
 	st := &stream{lastSeen: e.seq, seenAt: e.at}
-	for _, r := range in.routes {
+	for _, r := range in.rules {
 		if !r.matchAttrs(&attrs) {
 			continue
 		}
 		tags := r.tagsFor(&attrs)
 		s, err := e.sinkFor(r.Router, r.metricFor(in.name), tags)
 		if err != nil {
-			e.warn(in, "sink", "tripswitch exporter: route skipped", "route", r.index, "error", err)
+			e.warn(in, "sink", "tripswitch exporter: rule skipped", "rule", r.index, "error", err)
 			continue
 		}
 		st.targets = append(st.targets, target{r: r, sink: s, ok: e.evalOK(r, attrs), scale: r.scaleFor(in.unit), tags: tags})
@@ -157,15 +157,15 @@ func (e *Exporter) newStream(in *instrument, attrs attribute.Set) *stream {
 	return st
 }
 
-// evalOK runs the route's OK evaluator; a panic counts as ok and is logged.
-func (e *Exporter) evalOK(r *route, attrs attribute.Set) (ok bool) {
+// evalOK runs the rule's OK evaluator; a panic counts as ok and is logged.
+func (e *Exporter) evalOK(r *rule, attrs attribute.Set) (ok bool) {
 	if r.OK == nil {
 		return true
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			ok = true
-			e.logger.Error("tripswitch exporter: recovered panic in Route.OK", "route", r.index, "panic", fmt.Sprint(p))
+			e.logger.Error("tripswitch exporter: recovered panic in Rule.OK", "rule", r.index, "panic", fmt.Sprint(p))
 		}
 	}()
 	return r.OK(attrs)

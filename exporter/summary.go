@@ -11,7 +11,7 @@ import (
 // describe the recent distribution and are used as they are.
 func exportSummary(e *Exporter, ctx context.Context, in *instrument, d metricdata.Summary) error {
 	s := &e.s
-	s.begin(len(e.routes))
+	s.begin(len(e.rules))
 	for i := range d.DataPoints {
 		p := &d.DataPoints[i]
 		st := e.stream(in, p.Attributes)
@@ -66,7 +66,7 @@ func exportSummary(e *Exporter, ctx context.Context, in *instrument, d metricdat
 	return nil
 }
 
-func reduceSummary(r *route, count uint64, sum float64, qs []metricdata.QuantileValue) (float64, bool) {
+func reduceSummary(r *rule, count uint64, sum float64, qs []metricdata.QuantileValue) (float64, bool) {
 	switch r.Reduce {
 	case ReduceCount:
 		return float64(count), true

@@ -1,6 +1,6 @@
 package exporter
 
-// Duration units, as instruments state them (UCUM) and as Route.Unit
+// Duration units, as instruments state them (UCUM) and as Rule.Unit
 // names them.
 const (
 	UnitSeconds      = "s"
@@ -9,7 +9,7 @@ const (
 	UnitNanoseconds  = "ns"
 )
 
-// UnitAsRecorded, as Route.Unit, forwards values in the instrument's own
+// UnitAsRecorded, as Rule.Unit, forwards values in the instrument's own
 // unit, unconverted.
 const UnitAsRecorded = "as-recorded"
 
@@ -34,8 +34,8 @@ func durationScale(unit string) (float64, bool) {
 }
 
 // scaleFor returns the factor that converts values of an instrument with
-// the given unit to the route's unit: 1 unless both are duration units.
-func (r *route) scaleFor(instrumentUnit string) float64 {
+// the given unit to the rule's unit: 1 unless both are duration units.
+func (r *rule) scaleFor(instrumentUnit string) float64 {
 	if r.Unit == UnitAsRecorded {
 		return 1
 	}

@@ -11,13 +11,13 @@ import (
 )
 
 // TestUnitConversion checks that values of duration instruments reach
-// the samples in the route's unit (milliseconds by default), that counts
+// the samples in the rule's unit (milliseconds by default), that counts
 // are never converted, and that other units are left alone.
 func TestUnitConversion(t *testing.T) {
 	tests := []struct {
 		name       string
 		instrument string // the instrument's unit
-		route      string // Route.Unit
+		rule       string // Rule.Unit
 		factor     float64
 	}{
 		{"seconds to default", "s", "", 1000},
@@ -35,13 +35,13 @@ func TestUnitConversion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			routes := []exporter.Route{
-				{Instrument: "h", Router: "dist", Unit: tt.route},
-				{Instrument: "h", Router: "p50", Unit: tt.route, Reduce: exporter.ReducePercentile, Percentile: 50},
-				{Instrument: "h", Router: "count", Unit: tt.route, Reduce: exporter.ReduceCount},
-				{Instrument: "g", Router: "gauge", Unit: tt.route},
+			rules := []exporter.Rule{
+				{Instrument: "h", Router: "dist", Metric: "h", Unit: tt.rule},
+				{Instrument: "h", Router: "p50", Metric: "h", Unit: tt.rule, Reduce: exporter.ReducePercentile, Percentile: 50},
+				{Instrument: "h", Router: "count", Metric: "h", Unit: tt.rule, Reduce: exporter.ReduceCount},
+				{Instrument: "g", Router: "gauge", Metric: "g", Unit: tt.rule},
 			}
-			e, rec := newRecorded(t, routes)
+			e, rec := newRecorded(t, rules)
 			hist := metricdata.Metrics{Name: "h", Unit: tt.instrument, Data: metricdata.Histogram[float64]{
 				Temporality: metricdata.DeltaTemporality,
 				DataPoints: []metricdata.HistogramDataPoint[float64]{{

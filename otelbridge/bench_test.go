@@ -21,10 +21,10 @@ func benchProcessor(b testing.TB) *otelbridge.SpanProcessor {
 	srv := startServer(b)
 	c := newClient(b, srv, tripswitch.WithBufferCapacity(4096), tripswitch.WithBatchSize(1<<20))
 	p, err := otelbridge.NewSpanProcessor(c,
-		otelbridge.Rule{Name: "GET /checkout", Kind: trace.SpanKindServer, Router: "rtr_checkout", OK: otelbridge.OKBelowHTTPStatus(500)},
-		otelbridge.Rule{Name: "POST /pay", Kind: trace.SpanKindServer, Router: "rtr_pay"},
-		otelbridge.Rule{NamePrefix: "db.", Scope: "db", Router: "rtr_db"},
-		otelbridge.Rule{Name: "GET /item", Router: "rtr_item", TagKeys: []attribute.Key{"http.route"}},
+		otelbridge.Rule{Name: "GET /checkout", Kind: trace.SpanKindServer, Router: "rtr_checkout", Metric: "latency", OK: otelbridge.OKBelowHTTPStatus(500)},
+		otelbridge.Rule{Name: "POST /pay", Kind: trace.SpanKindServer, Router: "rtr_pay", Metric: "latency"},
+		otelbridge.Rule{NamePrefix: "db.", Scope: "db", Router: "rtr_db", Metric: "latency"},
+		otelbridge.Rule{Name: "GET /item", Router: "rtr_item", Metric: "latency", TagKeys: []attribute.Key{"http.route"}},
 	)
 	if err != nil {
 		b.Fatal(err)

@@ -3,6 +3,7 @@ package otelbridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,8 +61,8 @@ type Bridge struct {
 // MeterProvider given to Observe or else to New (default: the global one),
 // so that a MeterProvider whose readers need the client (such as one
 // exporting through package exporter) can be built after the client.
-func New(opts ...Option) (*Bridge, error) {
-	return &Bridge{cfg: opts, now: time.Now}, nil
+func New(opts ...Option) *Bridge {
+	return &Bridge{cfg: opts, now: time.Now}
 }
 
 // ClientOptions returns the options that connect a client to the Bridge:
@@ -89,7 +90,7 @@ func (b *Bridge) ClientOptions() []tripswitch.Option {
 // Shutdown.
 func (b *Bridge) Observe(client *tripswitch.Client, opts ...Option) error {
 	if client == nil {
-		return errors.New("otelbridge: Observe: nil client")
+		return fmt.Errorf("%w: Observe: nil client", ErrInvalidOption)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

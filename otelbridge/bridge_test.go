@@ -388,10 +388,7 @@ func TestDefaultsToGlobalMeterProvider(t *testing.T) {
 	})
 
 	srv := startServer(t)
-	b, err := otelbridge.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := otelbridge.New()
 	defer b.Shutdown(context.Background())
 	c := newClient(t, srv, b.ClientOptions()...)
 	if err := b.Observe(c); err != nil {

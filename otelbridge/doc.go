@@ -5,7 +5,7 @@
 // application's MeterProvider. Package tripswitch itself does not depend on
 // OpenTelemetry; this package works through its hooks.
 //
-//	bridge, err := otelbridge.New(otelbridge.WithMeterProvider(meterProvider))
+//	bridge := otelbridge.New(otelbridge.WithMeterProvider(meterProvider))
 //	...
 //	client, err := tripswitch.NewClient(ctx, "proj_abc123", append(bridge.ClientOptions(),
 //		tripswitch.WithProjectKey(os.Getenv("TRIPSWITCH_API_KEY")),
@@ -20,6 +20,7 @@
 //		Name:   "GET /checkout",
 //		Kind:   trace.SpanKindServer,
 //		Router: "rtr_checkout",
+//		Metric: "latency",
 //		OK:     otelbridge.OKBelowHTTPStatus(500),
 //	})
 //	...
@@ -30,9 +31,9 @@
 // package exporter, which needs the client), call New without it and pass
 // it to Observe instead:
 //
-//	bridge, err := otelbridge.New()
+//	bridge := otelbridge.New()
 //	client, err := tripswitch.NewClient(ctx, projectID, bridge.ClientOptions()...)
-//	forward, err := exporter.New(client, routes)
+//	forward, err := exporter.New(client, rules)
 //	meterProvider := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewPeriodicReader(forward)))
 //	err = bridge.Observe(client, otelbridge.WithMeterProvider(meterProvider))
 //

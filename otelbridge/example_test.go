@@ -47,10 +47,7 @@ func Example() {
 	defer meterProvider.Shutdown(ctx)
 
 	// Tripswitch, wired into it.
-	bridge, err := otelbridge.New(otelbridge.WithMeterProvider(meterProvider))
-	if err != nil {
-		log.Fatal(err)
-	}
+	bridge := otelbridge.New(otelbridge.WithMeterProvider(meterProvider))
 	client, err := tripswitch.NewClient(ctx, creds.ProjectID, append(bridge.ClientOptions(),
 		tripswitch.WithBaseURL(creds.BaseURL),
 		tripswitch.WithProjectKey(creds.ProjectKey),
@@ -69,6 +66,7 @@ func Example() {
 		Name:   "GET /checkout",
 		Kind:   trace.SpanKindServer,
 		Router: "rtr_checkout",
+		Metric: "latency",
 		OK:     otelbridge.OKBelowHTTPStatus(500),
 	})
 	if err != nil {

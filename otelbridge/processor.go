@@ -109,12 +109,13 @@ type compiledRule struct {
 type tagKey [MaxTagKeys]attribute.Value
 
 // NewSpanProcessor returns a SpanProcessor feeding client from spans
-// selected by rules. It returns an error wrapping ErrInvalidRule that names
-// the rule and field when a rule is invalid, and an error when client is
-// nil or there is no rule.
+// selected by rules. It returns a *RuleError (matching ErrInvalidRule)
+// naming the first invalid rule and field, an error matching
+// ErrInvalidRule when there is no rule, and one matching ErrInvalidOption
+// when client is nil.
 func NewSpanProcessor(client *tripswitch.Client, rules ...Rule) (*SpanProcessor, error) {
 	if client == nil {
-		return nil, errors.New("otelbridge: NewSpanProcessor: nil client")
+		return nil, fmt.Errorf("%w: NewSpanProcessor: nil client", ErrInvalidOption)
 	}
 	return newSpanProcessor(&SpanProcessor{client: client, sinks: clientSinks(client)}, rules)
 }
@@ -136,20 +137,28 @@ func clientSinks(c *tripswitch.Client) sinks.Factory {
 	}
 }
 
+// sinkField names the Rule field a refusal of the sink factory is about:
+// tripswitch refuses a router ID or a metric name that is too long.
+func sinkField(err error) string {
+	if strings.Contains(err.Error(), ": metric ") {
+		return "Metric"
+	}
+	return "Router"
+}
+
 func newSpanProcessor(p *SpanProcessor, rules []Rule) (*SpanProcessor, error) {
 	if len(rules) == 0 {
 		return nil, fmt.Errorf("%w: NewSpanProcessor needs at least one rule", ErrInvalidRule)
 	}
 	for i, r := range rules {
-		r, err := r.validate(i)
-		if err != nil {
+		if err := r.validate(i); err != nil {
 			return nil, err
 		}
 		cr := &compiledRule{Rule: r}
 		if len(r.TagKeys) == 0 {
-			cr.reporter, err = p.sinks(r.Router, r.Metric, nil)
-			if err != nil {
-				return nil, fmt.Errorf("%w %d: %v", ErrInvalidRule, i, err)
+			var err error
+			if cr.reporter, err = p.sinks(r.Router, r.Metric, nil); err != nil {
+				return nil, ruleError(i, sinkField(err), "%v", err)
 			}
 		} else {
 			cr.tagSets.init()

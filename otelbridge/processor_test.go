@@ -40,6 +40,7 @@ func TestErrorSpanBecomesFailedSample(t *testing.T) {
 		Name:    "GET /checkout",
 		Kind:    trace.SpanKindServer,
 		Router:  router,
+		Metric:  "latency",
 		TagKeys: []attribute.Key{"http.route"},
 	})
 	if err != nil {
@@ -143,7 +144,7 @@ func TestRuleMatching(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv)
 	for i, tc := range tests {
-		tc.rule.Router = fmt.Sprintf("rtr_case%d", i)
+		tc.rule.Router, tc.rule.Metric = fmt.Sprintf("rtr_case%d", i), "latency"
 		p, err := otelbridge.NewSpanProcessor(c, tc.rule)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
@@ -179,9 +180,9 @@ func TestSpanMatchingSeveralRulesFeedsEach(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv)
 	p, err := otelbridge.NewSpanProcessor(c,
-		otelbridge.Rule{Name: "GET /checkout", Router: "rtr_a"},
+		otelbridge.Rule{Name: "GET /checkout", Router: "rtr_a", Metric: "latency"},
 		otelbridge.Rule{NamePrefix: "GET ", Router: "rtr_b", Metric: "http"},
-		otelbridge.Rule{Kind: trace.SpanKindServer, Router: "rtr_c"},
+		otelbridge.Rule{Kind: trace.SpanKindServer, Router: "rtr_c", Metric: "latency"},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -200,8 +201,8 @@ func TestOKFunctions(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv)
 	p, err := otelbridge.NewSpanProcessor(c,
-		otelbridge.Rule{NamePrefix: "http", Router: "rtr_http", OK: otelbridge.OKBelowHTTPStatus(500)},
-		otelbridge.Rule{NamePrefix: "panic", Router: "rtr_panic", OK: func(sdktrace.ReadOnlySpan) bool { panic("no") }},
+		otelbridge.Rule{NamePrefix: "http", Router: "rtr_http", Metric: "latency", OK: otelbridge.OKBelowHTTPStatus(500)},
+		otelbridge.Rule{NamePrefix: "panic", Router: "rtr_panic", Metric: "latency", OK: func(sdktrace.ReadOnlySpan) bool { panic("no") }},
 	)
 	if err != nil {
 		t.Fatal(err)
@@ -217,6 +218,8 @@ func TestOKFunctions(t *testing.T) {
 		{"http 500 legacy key", codes.Unset, []attribute.KeyValue{attribute.Int("http.status_code", 500)}, false},
 		{"http no status, error", codes.Error, nil, false},
 		{"http no status, ok", codes.Ok, nil, true},
+		{"http 502 as text", codes.Unset, []attribute.KeyValue{attribute.String("http.response.status_code", "502")}, false},
+		{"http 200 as text, marked error", codes.Error, []attribute.KeyValue{attribute.String("http.response.status_code", "200")}, true},
 	}
 	for i, s := range spans {
 		p.OnEnd(snapshot(i, tracetest.SpanStub{Name: s.name, Attributes: s.attrs, Status: sdktrace.Status{Code: s.status}}))
@@ -243,7 +246,7 @@ func TestTagCombinationsBeyondCache(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv)
 	p, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{
-		Router: router, TagKeys: []attribute.Key{"http.route", "http.response.status_code", "absent"},
+		Router: router, Metric: "latency", TagKeys: []attribute.Key{"http.route", "http.response.status_code", "absent"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -275,7 +278,7 @@ func TestTagCombinationsBeyondCache(t *testing.T) {
 func TestProcessorShutdownFlushesAndKeepsClient(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv)
-	p, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router})
+	p, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router, Metric: "latency"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +305,7 @@ func TestProcessorShutdownFlushesAndKeepsClient(t *testing.T) {
 	}
 	flush(t, c)
 
-	p2, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router})
+	p2, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router, Metric: "latency"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,32 +323,45 @@ func TestProcessorShutdownFlushesAndKeepsClient(t *testing.T) {
 func TestNewSpanProcessorErrors(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv)
-	ok := otelbridge.Rule{Router: router}
+	ok := otelbridge.Rule{Router: router, Metric: "latency"}
 	tests := []struct {
 		name  string
 		rules []otelbridge.Rule
-		want  string // in the message
+		index int
+		field string
 	}{
-		{"no rule", nil, "at least one rule"},
-		{"no router", []otelbridge.Rule{ok, {Name: "x"}}, "rule 1: Router"},
-		{"name and prefix", []otelbridge.Rule{{Router: router, Name: "a", NamePrefix: "a"}}, "rule 0: NamePrefix"},
-		{"bad kind", []otelbridge.Rule{{Router: router, Kind: 9}}, "rule 0: Kind"},
-		{"empty attribute key", []otelbridge.Rule{{Router: router, Attributes: []attribute.KeyValue{{Key: "", Value: attribute.StringValue("v")}}}}, "rule 0: Attributes[0]"},
-		{"attribute without value", []otelbridge.Rule{{Router: router, Attributes: []attribute.KeyValue{{Key: "k"}}}}, "rule 0: Attributes[0]"},
-		{"too many tag keys", []otelbridge.Rule{{Router: router, TagKeys: []attribute.Key{"a", "b", "c", "d", "e"}}}, "rule 0: TagKeys"},
-		{"duplicate tag key", []otelbridge.Rule{{Router: router, TagKeys: []attribute.Key{"a", "a"}}}, "rule 0: TagKeys[1]"},
-		{"empty tag key", []otelbridge.Rule{ok, ok, {Router: router, TagKeys: []attribute.Key{""}}}, "rule 2: TagKeys[0]"},
+		{"no router", []otelbridge.Rule{ok, {Name: "x", Metric: "latency"}}, 1, "Router"},
+		{"no metric", []otelbridge.Rule{ok, {Router: router}}, 1, "Metric"},
+		{"name and prefix", []otelbridge.Rule{{Router: router, Metric: "latency", Name: "a", NamePrefix: "a"}}, 0, "NamePrefix"},
+		{"bad kind", []otelbridge.Rule{{Router: router, Metric: "latency", Kind: 9}}, 0, "Kind"},
+		{"empty attribute key", []otelbridge.Rule{{Router: router, Metric: "latency", Attributes: []attribute.KeyValue{{Key: "", Value: attribute.StringValue("v")}}}}, 0, "Attributes"},
+		{"attribute without value", []otelbridge.Rule{{Router: router, Metric: "latency", Attributes: []attribute.KeyValue{{Key: "k"}}}}, 0, "Attributes"},
+		{"duplicate attribute", []otelbridge.Rule{{Router: router, Metric: "latency", Attributes: []attribute.KeyValue{attribute.Int("k", 1), attribute.Int("k", 2)}}}, 0, "Attributes"},
+		{"too many tag keys", []otelbridge.Rule{{Router: router, Metric: "latency", TagKeys: []attribute.Key{"a", "b", "c", "d", "e"}}}, 0, "TagKeys"},
+		{"duplicate tag key", []otelbridge.Rule{{Router: router, Metric: "latency", TagKeys: []attribute.Key{"a", "a"}}}, 0, "TagKeys"},
+		{"empty tag key", []otelbridge.Rule{ok, ok, {Router: router, Metric: "latency", TagKeys: []attribute.Key{""}}}, 2, "TagKeys"},
+		{"metric too long", []otelbridge.Rule{{Router: router, Metric: strings.Repeat("m", 4096)}}, 0, "Metric"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := otelbridge.NewSpanProcessor(c, tc.rules...)
-			if p != nil || !errors.Is(err, otelbridge.ErrInvalidRule) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want ErrInvalidRule mentioning %q", err, tc.want)
+			var re *otelbridge.RuleError
+			if p != nil || !errors.As(err, &re) || !errors.Is(err, otelbridge.ErrInvalidRule) {
+				t.Fatalf("err = %v, want a *RuleError", err)
+			}
+			if re.Index != tc.index || re.Field != tc.field {
+				t.Fatalf("error names rules[%d].%s, want rules[%d].%s (%v)", re.Index, re.Field, tc.index, tc.field, err)
+			}
+			if want := fmt.Sprintf("rules[%d].%s", tc.index, tc.field); !strings.Contains(err.Error(), want) {
+				t.Fatalf("message %q does not name %s", err, want)
 			}
 		})
 	}
-	if _, err := otelbridge.NewSpanProcessor(nil, ok); err == nil {
-		t.Error("NewSpanProcessor(nil) succeeded")
+	if _, err := otelbridge.NewSpanProcessor(c); !errors.Is(err, otelbridge.ErrInvalidRule) {
+		t.Errorf("no rule: err = %v, want ErrInvalidRule", err)
+	}
+	if _, err := otelbridge.NewSpanProcessor(nil, ok); !errors.Is(err, otelbridge.ErrInvalidOption) {
+		t.Errorf("NewSpanProcessor(nil) = %v, want ErrInvalidOption", err)
 	}
 }
 
@@ -361,7 +377,7 @@ func (recordOnly) Description() string { return "recordOnly" }
 func TestRecordOnlySpansFeedBreakers(t *testing.T) {
 	srv := startServer(t)
 	c := newClient(t, srv)
-	p, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router})
+	p, err := otelbridge.NewSpanProcessor(c, otelbridge.Rule{Router: router, Metric: "latency"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,25 +1,19 @@
 package otelbridge
 
 import (
-	"errors"
 	"fmt"
-	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/rules"
 )
 
-// DefaultMetric is the metric name of a Rule that sets none.
-const DefaultMetric = "latency"
-
-// MaxTagKeys is the most attribute keys a Rule may copy into tags.
-const MaxTagKeys = 4
-
-// ErrInvalidRule reports a Rule that cannot be used; the error names the
-// rule's index and the offending field.
-var ErrInvalidRule = errors.New("otelbridge: invalid rule")
+// MaxTagKeys is the most attribute keys a Rule may copy into tags; it is
+// the same limit as exporter.MaxTagKeys.
+const MaxTagKeys = rules.MaxTagKeys
 
 // A Rule selects ended spans and turns each into one sample for a router.
 //
@@ -48,79 +42,52 @@ type Rule struct {
 
 	// Router is the router the samples feed. Required.
 	Router string
-	// Metric is the samples' metric name. Default DefaultMetric ("latency").
+	// Metric is the samples' metric name: the metric a breaker linked to
+	// Router evaluates, such as "latency". Required.
 	Metric string
 	// OK classifies a span: false makes a failed sample. Default: the span
 	// status is not codes.Error. It runs inside the span's End, so it must
 	// be fast; a panic in it drops the sample. See OKBelowHTTPStatus.
 	OK func(sdktrace.ReadOnlySpan) bool
-	// TagKeys lists the span attributes (at most MaxTagKeys) copied into
-	// the sample's tags, under the attribute's key and with the attribute's
-	// value as text. Only these attributes become tags, never all of them:
-	// each distinct combination of values is a series on the server. A
-	// missing attribute leaves its tag out.
+	// TagKeys lists the span attributes (at most MaxTagKeys, each once)
+	// copied into the sample's tags, under the attribute's key and with
+	// the attribute's value as text. Only these attributes become tags,
+	// never all of them: each distinct combination of values is a series
+	// on the server. A missing attribute leaves its tag out.
 	TagKeys []attribute.Key
 }
 
-// HTTP status code attribute keys, current and legacy semantic conventions.
-const (
-	httpStatusKey       = attribute.Key("http.response.status_code")
-	legacyHTTPStatusKey = attribute.Key("http.status_code")
-)
-
 // OKBelowHTTPStatus returns an OK function for Rule that counts a span as a
 // failure when its HTTP response status code (attribute
-// http.response.status_code, or the older http.status_code) is code or
-// above. A span without a status code is a failure when its status is
-// codes.Error. OKBelowHTTPStatus(500) fails server errors only, even though
-// HTTP client instrumentations mark 4xx spans as errors.
+// http.response.status_code, or the older http.status_code; an integer, a
+// number or decimal text) is code or above. A span without a status code
+// is a failure when its status is codes.Error. OKBelowHTTPStatus(500)
+// fails server errors only, even though HTTP client instrumentations mark
+// 4xx spans as errors. exporter.OKBelowHTTPStatus is the same for metrics.
 func OKBelowHTTPStatus(code int) func(sdktrace.ReadOnlySpan) bool {
+	limit := int64(code)
 	return func(s sdktrace.ReadOnlySpan) bool {
-		for _, kv := range s.Attributes() {
-			if (kv.Key == httpStatusKey || kv.Key == legacyHTTPStatusKey) && kv.Value.Type() == attribute.INT64 {
-				return kv.Value.AsInt64() < int64(code)
-			}
+		if n, ok := rules.ListStatusCode(s.Attributes()); ok {
+			return n < limit
 		}
 		return s.Status().Code != codes.Error
 	}
 }
 
 func ruleError(i int, field, format string, args ...any) error {
-	return fmt.Errorf("%w %d: %s: %s", ErrInvalidRule, i, field, fmt.Sprintf(format, args...))
+	return &RuleError{Index: i, Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// validate checks r (the i-th rule) and returns a copy with defaults.
-func (r Rule) validate(i int) (Rule, error) {
+// validate checks r (the i-th rule).
+func (r Rule) validate(i int) error {
 	switch {
-	case strings.TrimSpace(r.Router) == "":
-		return r, ruleError(i, "Router", "required")
 	case r.Name != "" && r.NamePrefix != "":
-		return r, ruleError(i, "NamePrefix", "cannot be used together with Name")
+		return ruleError(i, "NamePrefix", "set Name or NamePrefix, not both")
 	case r.Kind < trace.SpanKindUnspecified || r.Kind > trace.SpanKindConsumer:
-		return r, ruleError(i, "Kind", "unknown span kind %d", int(r.Kind))
-	case len(r.TagKeys) > MaxTagKeys:
-		return r, ruleError(i, "TagKeys", "%d keys, at most %d allowed", len(r.TagKeys), MaxTagKeys)
+		return ruleError(i, "Kind", "unknown span kind %d", int(r.Kind))
 	}
-	for j, kv := range r.Attributes {
-		if kv.Key == "" {
-			return r, ruleError(i, fmt.Sprintf("Attributes[%d]", j), "empty key")
-		}
-		if kv.Value.Type() == attribute.INVALID {
-			return r, ruleError(i, fmt.Sprintf("Attributes[%d]", j), "attribute %q has no value", kv.Key)
-		}
+	if field, reason := rules.Check(r.Router, r.Metric, r.Attributes, r.TagKeys); field != "" {
+		return &RuleError{Index: i, Field: field, Reason: reason}
 	}
-	for j, k := range r.TagKeys {
-		if k == "" {
-			return r, ruleError(i, fmt.Sprintf("TagKeys[%d]", j), "empty key")
-		}
-		for _, prev := range r.TagKeys[:j] {
-			if prev == k {
-				return r, ruleError(i, fmt.Sprintf("TagKeys[%d]", j), "duplicate key %q", k)
-			}
-		}
-	}
-	if r.Metric == "" {
-		r.Metric = DefaultMetric
-	}
-	return r, nil
+	return nil
 }

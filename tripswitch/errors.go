@@ -91,12 +91,6 @@ func (e *BreakerError) Error() string {
 // Is reports whether target is ErrOpen.
 func (e *BreakerError) Is(target error) bool { return target == ErrOpen }
 
-// IsBreakerError reports whether err is (or wraps) a rejection by a breaker.
-func IsBreakerError(err error) bool {
-	var be *BreakerError
-	return errors.As(err, &be)
-}
-
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
 // optionError names the option that failed.

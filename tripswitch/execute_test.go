@@ -195,7 +195,8 @@ func TestRejectedHook(t *testing.T) {
 	ctx := context.WithValue(context.Background(), key{}, "req-1")
 	ran := false
 	_, err := tripswitch.Execute(c, ctx, func() (int, error) { ran = true; return 1, nil }, tripswitch.WithBreakers("checkout"))
-	if ran || !tripswitch.IsBreakerError(err) || !errors.Is(err, tripswitch.ErrOpen) {
+	var be *tripswitch.BreakerError
+	if ran || !errors.As(err, &be) || !errors.Is(err, tripswitch.ErrOpen) {
 		t.Fatalf("ran=%v err=%v", ran, err)
 	}
 	if len(seen) != 1 || seen[0] != "req-1 checkout open" {

@@ -21,7 +21,7 @@ const ErrorDomain = "tripswitch.dev"
 type rejection struct{ err error }
 
 func reject(err error) error {
-	if tripswitch.IsBreakerError(err) {
+	if errors.Is(err, tripswitch.ErrOpen) {
 		return &rejection{err}
 	}
 	// A router selector without metadata: not a rejection, a setup problem.

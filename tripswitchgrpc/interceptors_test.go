@@ -89,7 +89,7 @@ func TestClientInterceptorsTripAndRecover(t *testing.T) {
 			conn := serve(t, d, nil, grpc.WithUnaryInterceptor(i.UnaryClient()), grpc.WithStreamInterceptor(i.StreamClient()))
 			tripAndRecover(t, env, d, func() error {
 				err := tc.call(context.Background(), conn)
-				if tripswitch.IsBreakerError(err) && !errors.Is(err, tripswitch.ErrOpen) {
+				if be := (*tripswitch.BreakerError)(nil); errors.As(err, &be) && !errors.Is(err, tripswitch.ErrOpen) {
 					t.Fatalf("local rejection %v does not match ErrOpen", err)
 				}
 				return err
@@ -110,7 +110,7 @@ func TestServerInterceptorsShedAndRecover(t *testing.T) {
 			conn := serve(t, d, []grpc.ServerOption{grpc.UnaryInterceptor(i.UnaryServer()), grpc.StreamInterceptor(i.StreamServer())})
 			tripAndRecover(t, env, d, func() error {
 				err := tc.call(context.Background(), conn)
-				if tripswitch.IsBreakerError(err) {
+				if be := (*tripswitch.BreakerError)(nil); errors.As(err, &be) {
 					t.Fatalf("a remote rejection arrived as a local error %T", err)
 				}
 				return err

@@ -110,7 +110,7 @@ func (h *Handler) rejected(w http.ResponseWriter, r *http.Request, err error) {
 		h.cfg.reject(w, r, err)
 		return
 	}
-	if !tripswitch.IsBreakerError(err) {
+	if !errors.Is(err, tripswitch.ErrOpen) {
 		http.Error(w, "tripswitchhttp: "+err.Error(), http.StatusInternalServerError)
 		return
 	}

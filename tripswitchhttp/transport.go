@@ -1,6 +1,7 @@
 package tripswitchhttp
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -92,7 +93,7 @@ func (t *Transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	permit, err := gate.Allow(r.Context())
 	if err != nil {
 		closeRequestBody(r)
-		if t.cfg.fallback != nil && tripswitch.IsBreakerError(err) {
+		if t.cfg.fallback != nil && errors.Is(err, tripswitch.ErrOpen) {
 			return t.cfg.fallback(r, err)
 		}
 		return nil, err

@@ -259,6 +259,7 @@ func printBanner(w io.Writer, c localserver.Credentials, dataFile string) {
 	fmt.Fprintf(&b, "  project key    %s\n", c.ProjectKey)
 	fmt.Fprintf(&b, "  ingest secret  %s\n", c.IngestSecret)
 	fmt.Fprintf(&b, "  admin key      %s\n", c.AdminKey)
+	fmt.Fprintf(&b, "  console        %s/ (enter the admin key on the page)\n", c.BaseURL)
 	if dataFile != "" {
 		fmt.Fprintf(&b, "  data file      %s\n", dataFile)
 	} else {

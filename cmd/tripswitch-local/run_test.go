@@ -255,7 +255,7 @@ func TestRunBannerAndFixedCredentials(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	out := in.stdout.String()
-	for _, want := range []string{"listening on http://127.0.0.1:", "proj_demo", "eb_pk_demo", secret, "eb_admin_fromenv", "export TRIPSWITCH_API_KEY=eb_pk_demo", "-data"} {
+	for _, want := range []string{"listening on http://127.0.0.1:", "proj_demo", "eb_pk_demo", secret, "eb_admin_fromenv", "export TRIPSWITCH_API_KEY=eb_pk_demo", "-data", "console        http://127.0.0.1:"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}

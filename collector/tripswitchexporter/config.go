@@ -34,8 +34,9 @@ type Config struct {
 	// Spans turns the spans of a traces pipeline into samples, one per
 	// matching rule.
 	Spans []SpanRule `mapstructure:"spans"`
-	// Metrics turns the data points of a metrics pipeline into samples.
-	Metrics []MetricRoute `mapstructure:"metrics"`
+	// Metrics turns the data points of a metrics pipeline into samples,
+	// one series per matching rule.
+	Metrics []MetricRule `mapstructure:"metrics"`
 
 	TimeoutConfig exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
 	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
@@ -50,7 +51,7 @@ type SpanRule struct {
 	Scope      string         `mapstructure:"scope"`
 	Attributes map[string]any `mapstructure:"attributes"`
 	Router     string         `mapstructure:"router"`
-	Metric     string         `mapstructure:"metric"` // default "latency"
+	Metric     string         `mapstructure:"metric"` // required
 	OK         OKConfig       `mapstructure:"ok"`
 	TagKeys    []string       `mapstructure:"tag_keys"`
 }
@@ -64,14 +65,14 @@ type OKConfig struct {
 	BelowHTTPStatus int `mapstructure:"below_http_status"`
 }
 
-// MetricRoute is exporter.Route in configuration form.
-type MetricRoute struct {
+// MetricRule is exporter.Rule in configuration form.
+type MetricRule struct {
 	Instrument       string         `mapstructure:"instrument"`
 	InstrumentPrefix string         `mapstructure:"instrument_prefix"`
 	Scope            string         `mapstructure:"scope"`
 	Attributes       map[string]any `mapstructure:"attributes"`
 	Router           string         `mapstructure:"router"`
-	Metric           string         `mapstructure:"metric"`
+	Metric           string         `mapstructure:"metric"` // required
 	Unit             string         `mapstructure:"unit"`
 	Reduce           string         `mapstructure:"reduce"` // distribution (default), mean, min, max, sum, count, percentile
 	Percentile       float64        `mapstructure:"percentile"`
@@ -95,12 +96,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("ingest_secret: %w", err))
 	}
 	if len(c.Spans) == 0 && len(c.Metrics) == 0 {
-		errs = append(errs, errors.New("spans, metrics: give at least one span rule or metric route"))
+		errs = append(errs, errors.New("spans, metrics: give at least one span rule or metric rule"))
 	}
 	if _, err := c.rules(); err != nil {
 		errs = append(errs, err)
 	}
-	if _, err := c.routes(); err != nil {
+	if _, err := c.metricRules(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -144,6 +145,10 @@ func (c *Config) rules() ([]otelbridge.Rule, error) {
 	}
 	// otelbridge checks the rest and names the rule and field.
 	if _, err := newSpanEngine(nopFactory, out); err != nil {
+		var re *otelbridge.RuleError
+		if errors.As(err, &re) {
+			return nil, fmt.Errorf("spans[%d].%s: %s", re.Index, configField(re.Field), re.Reason)
+		}
 		return nil, fmt.Errorf("spans: %w", err)
 	}
 	return out, nil
@@ -155,9 +160,9 @@ var reduces = map[string]exporter.Reduce{
 	"sum": exporter.ReduceSum, "count": exporter.ReduceCount, "percentile": exporter.ReducePercentile,
 }
 
-// routes converts the metric routes, checking them as exporter does.
-func (c *Config) routes() ([]exporter.Route, error) {
-	out := make([]exporter.Route, 0, len(c.Metrics))
+// metricRules converts the metric rules, checking them as exporter does.
+func (c *Config) metricRules() ([]exporter.Rule, error) {
+	out := make([]exporter.Rule, 0, len(c.Metrics))
 	for i, m := range c.Metrics {
 		red, ok := reduces[strings.ToLower(m.Reduce)]
 		if !ok {
@@ -167,7 +172,7 @@ func (c *Config) routes() ([]exporter.Route, error) {
 		if err != nil {
 			return nil, fmt.Errorf("metrics[%d].attributes: %w", i, err)
 		}
-		r := exporter.Route{
+		r := exporter.Rule{
 			Instrument: m.Instrument, InstrumentPrefix: m.InstrumentPrefix, Scope: m.Scope, Attributes: attrs,
 			Router: m.Router, Metric: m.Metric, Unit: m.Unit, Reduce: red, Percentile: m.Percentile, Total: m.Total,
 			TagKeys: keys(m.TagKeys),
@@ -176,7 +181,7 @@ func (c *Config) routes() ([]exporter.Route, error) {
 		case m.OK.BelowHTTPStatus < 0:
 			return nil, fmt.Errorf("metrics[%d].ok.below_http_status: must be positive, got %d", i, m.OK.BelowHTTPStatus)
 		case m.OK.BelowHTTPStatus > 0:
-			r.OK = httpStatusBelow(int64(m.OK.BelowHTTPStatus))
+			r.OK = exporter.OKBelowHTTPStatus(m.OK.BelowHTTPStatus)
 		}
 		out = append(out, r)
 	}
@@ -184,20 +189,23 @@ func (c *Config) routes() ([]exporter.Route, error) {
 		return nil, nil
 	}
 	if _, err := exporter.New(nil, out); err != nil {
-		var re *exporter.RouteError
+		var re *exporter.RuleError
 		if errors.As(err, &re) {
-			return nil, fmt.Errorf("metrics[%d].%s: %s", re.Index, configField(re.Field), re.Message)
+			return nil, fmt.Errorf("metrics[%d].%s: %s", re.Index, configField(re.Field), re.Reason)
 		}
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
 	return out, nil
 }
 
-// configField turns an exporter.Route field name into its config key.
+// configField turns a Rule field name (exporter's or otelbridge's) into
+// its config key.
 func configField(f string) string {
 	switch f {
 	case "InstrumentPrefix":
 		return "instrument_prefix"
+	case "NamePrefix":
+		return "name_prefix"
 	case "TagKeys":
 		return "tag_keys"
 	}

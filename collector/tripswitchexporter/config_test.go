@@ -48,12 +48,12 @@ func TestLoadConfig(t *testing.T) {
 		len(r.Attributes) != 1 || r.Attributes[0].Value.AsString() != "GET" || r.OK == nil || len(r.TagKeys) != 1 {
 		t.Errorf("span rule %+v", r)
 	}
-	routes, err := cfg.routes()
+	metricRules, err := cfg.metricRules()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := routes[0]; r.Reduce != exporter.ReducePercentile || r.Percentile != 95 || r.OK == nil || r.Metric != "latency" {
-		t.Errorf("metric route %+v", r)
+	if r := metricRules[0]; r.Reduce != exporter.ReducePercentile || r.Percentile != 95 || r.OK == nil || r.Metric != "latency" {
+		t.Errorf("metric rule %+v", r)
 	}
 }
 
@@ -93,11 +93,15 @@ func TestValidateNamesTheField(t *testing.T) {
 		change func(*Config)
 		want   string
 	}{
-		{"span rule without router", func(c *Config) { c.Spans[0].Router = "" }, "Router"},
-		{"name and prefix", func(c *Config) { c.Spans[0].Name = "x" }, "NamePrefix"},
+		{"span rule without router", func(c *Config) { c.Spans[0].Router = "" }, "spans[0].router: required"},
+		{"span rule without metric", func(c *Config) { c.Spans[0].Metric = "" }, "spans[0].metric: required"},
+		{"name and prefix", func(c *Config) { c.Spans[0].Name = "x" }, "spans[0].name_prefix"},
+		{"too many span tag keys", func(c *Config) { c.Spans[0].TagKeys = []string{"a", "b", "c", "d", "e"} }, "spans[0].tag_keys"},
+		{"metric rule without metric", func(c *Config) { c.Metrics[0].Metric = "" }, "metrics[0].metric: required"},
+		{"too many metric tag keys", func(c *Config) { c.Metrics[0].TagKeys = []string{"a", "b", "c", "d", "e"} }, "metrics[0].tag_keys"},
 		{"bad attribute", func(c *Config) { c.Spans[0].Attributes = map[string]any{"k": []any{1}} }, "spans[0].attributes"},
 		{"negative status", func(c *Config) { c.Spans[0].OK.BelowHTTPStatus = -1 }, "spans[0].ok.below_http_status"},
-		{"route without instrument", func(c *Config) { c.Metrics[0].Instrument = "" }, "metrics[0].instrument"},
+		{"metric rule without instrument", func(c *Config) { c.Metrics[0].Instrument = "" }, "metrics[0].instrument"},
 		{"unknown reduce", func(c *Config) { c.Metrics[0].Reduce = "median" }, "metrics[0].reduce"},
 		{"percentile out of range", func(c *Config) { c.Metrics[0].Percentile = 101 }, "metrics[0].percentile"},
 		{"unknown unit", func(c *Config) { c.Metrics[0].Unit = "sec" }, "metrics[0].unit"},

@@ -11,7 +11,7 @@
 // rules select and tag by service.name too.
 //
 // In a metrics pipeline, the data points of the instruments selected by a
-// metric route become samples as package exporter makes them (the routes
+// metric rule become samples as package exporter makes them (the rules
 // are exporter's): histograms expanded so that percentiles, means, counts
 // and error rates are kept, or reduced to one value; durations converted
 // to milliseconds (unit); cumulative points differenced per stream; trace
@@ -27,7 +27,7 @@
 //	      - kind: server
 //	        name_prefix: "POST /checkout"
 //	        router: rtr_checkout
-//	        metric: latency            # default
+//	        metric: latency            # required
 //	        ok: {below_http_status: 500}
 //	        tag_keys: [service.name]
 //	    metrics:

@@ -47,7 +47,7 @@ func newExporter(c *Config, set exporter.Settings) (*tsExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	routes, err := c.routes()
+	metricRules, err := c.metricRules()
 	if err != nil {
 		return nil, err
 	}
@@ -62,12 +62,12 @@ func newExporter(c *Config, set exporter.Settings) (*tsExporter, error) {
 			return nil, err
 		}
 	}
-	if len(routes) > 0 {
+	if len(metricRules) > 0 {
 		opts := []tsexporter.Option{
 			sinks.ExporterOption(e.metricBatch.factory).(tsexporter.Option),
 			sinks.ExporterStaleAfter(streamIdle).(tsexporter.Option),
 		}
-		if e.metrics, err = tsexporter.New(nil, routes, opts...); err != nil {
+		if e.metrics, err = tsexporter.New(nil, metricRules, opts...); err != nil {
 			return nil, err
 		}
 	}

@@ -38,7 +38,7 @@ func testConfig(endpoint, projectID, secret string) *Config {
 	cfg.RetryConfig.InitialInterval = 5 * time.Millisecond
 	cfg.RetryConfig.MaxInterval = 20 * time.Millisecond
 	cfg.Spans = []SpanRule{{Kind: "server", Router: "rtr_payments", Metric: "latency"}}
-	cfg.Metrics = []MetricRoute{{Instrument: "http.server.request.duration", Router: "rtr_payments", Metric: "latency"}}
+	cfg.Metrics = []MetricRule{{Instrument: "http.server.request.duration", Router: "rtr_payments", Metric: "latency"}}
 	return cfg
 }
 
@@ -357,7 +357,7 @@ func TestManyServicesKeepTheirStreams(t *testing.T) {
 	defer ts.Close()
 	cfg := testConfig(ts.URL, "proj_1", testSecret)
 	cfg.Spans = nil
-	cfg.Metrics = []MetricRoute{{Instrument: "requests", Router: "rtr_1", TagKeys: []string{"service.name"}}}
+	cfg.Metrics = []MetricRule{{Instrument: "requests", Router: "rtr_1", Metric: "requests", TagKeys: []string{"service.name"}}}
 	ctx := context.Background()
 	exp, err := NewFactory().CreateMetrics(ctx, exportertest.NewNopSettings(Type), cfg)
 	if err != nil {

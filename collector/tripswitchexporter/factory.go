@@ -61,7 +61,7 @@ func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Con
 		return nil, err
 	}
 	if e.metrics == nil {
-		set.Logger.Warn("tripswitch exporter in a metrics pipeline has no metric routes; metrics are dropped")
+		set.Logger.Warn("tripswitch exporter in a metrics pipeline has no metric rules; metrics are dropped")
 	}
 	return exporterhelper.NewMetrics(ctx, set, cfg, e.pushMetrics, helperOptions(c, e)...)
 }

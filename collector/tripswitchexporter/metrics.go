@@ -11,10 +11,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
-// pushMetrics turns the data points the routes select into samples and
+// pushMetrics turns the data points the rules select into samples and
 // sends them. A point's resource attributes count as its attributes
 // (its own win), so that streams of different services stay apart and
-// routes may select and tag by service.name.
+// rules may select and tag by service.name.
 func (e *tsExporter) pushMetrics(ctx context.Context, md pmetric.Metrics) error {
 	if e.metrics == nil {
 		return nil

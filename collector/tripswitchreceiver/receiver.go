@@ -68,7 +68,7 @@ func (r *stateReceiver) Shutdown(ctx context.Context) error {
 
 func (r *stateReceiver) run(ctx context.Context) {
 	defer close(r.done)
-	bridge, _ := otelbridge.New()
+	bridge := otelbridge.New()
 	client := r.connect(ctx, bridge)
 	if client == nil {
 		return

@@ -75,10 +75,7 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 	// The bridge's instruments are created by Observe, once the
 	// MeterProvider exists: its Tripswitch exporter needs the client, and
 	// the client needs the bridge's hooks.
-	bridge, err := otelbridge.New()
-	if err != nil {
-		return nil, fmt.Errorf("otelbridge: %w", err)
-	}
+	bridge := otelbridge.New()
 	st.bridge = bridge
 
 	tl := newTimeline()
@@ -119,11 +116,12 @@ func run(ctx context.Context, cfg config, stdout io.Writer) (*summary, error) {
 
 	// The exporter forwards otelhttp's client-duration histogram, and the
 	// span processor checkout's client spans, to the payments router.
-	exp, err := exporter.New(client, []exporter.Route{{
+	exp, err := exporter.New(client, []exporter.Rule{{
 		Instrument: exporterMetric,
 		Scope:      otelhttp.ScopeName,
 		Router:     routerID,
-		OK:         exporter.HTTPStatusOK,
+		Metric:     exporterMetric,
+		OK:         exporter.OKBelowHTTPStatus(500),
 	}})
 	if err != nil {
 		return nil, fmt.Errorf("exporter: %w", err)

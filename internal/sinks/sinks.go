@@ -1,5 +1,5 @@
 // Package sinks lets code outside the SDK's packages run the span rules
-// of otelbridge and the metric routes of exporter with the samples going
+// of otelbridge and the metric rules of exporter with the samples going
 // somewhere other than a tripswitch.Client: the OpenTelemetry Collector
 // components send them in their own signed batches, so that the
 // Collector's queue and retry own delivery.

@@ -35,6 +35,7 @@ exporters:
       - kind: server
         name_prefix: "GET /"
         router: rtr_payments
+        metric: latency
         ok: {below_http_status: 500}
         tag_keys: [service.name]
 service:

@@ -8,29 +8,37 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/rules"
 )
 
-// A Route selects instruments and says where and how their data points
-// become samples. An instrument selected by several routes feeds each of
+// MaxTagKeys is the most attribute keys a Rule may copy into tags; it is
+// the same limit as otelbridge.MaxTagKeys. Each distinct combination of
+// tag values is a series on the server.
+const MaxTagKeys = rules.MaxTagKeys
+
+// A Rule selects instruments and says where and how their data points
+// become samples. An instrument selected by several rules feeds each of
 // them.
-type Route struct {
+type Rule struct {
 	// Instrument selects the instrument with exactly this name. Set it or
 	// InstrumentPrefix, not both.
 	Instrument string
 	// InstrumentPrefix selects every instrument whose name starts with it.
 	InstrumentPrefix string
-	// Scope, when set, restricts the route to instruments of the
+	// Scope, when set, restricts the rule to instruments of the
 	// instrumentation scope with this name (for example
 	// "go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp").
 	Scope string
-	// Attributes, when set, restricts the route to data points that carry
+	// Attributes, when set, restricts the rule to data points that carry
 	// every one of these attributes with an equal value.
 	Attributes []attribute.KeyValue
 
 	// Router is the ID of the Tripswitch router the samples go to.
 	// Required.
 	Router string
-	// Metric is the samples' metric name. Default: the instrument's name.
+	// Metric is the samples' metric name: the metric a breaker linked to
+	// Router evaluates, such as "latency". Required.
 	Metric string
 	// Unit is the unit of the samples of a duration instrument (one whose
 	// unit is "s", "ms", "us", "ns", "min" or "h"): UnitMilliseconds
@@ -57,12 +65,13 @@ type Route struct {
 	// Default: every sample is ok. It is called on the goroutine calling
 	// Export, once per attribute set while the set keeps being reported
 	// (the result is reused), so it must be a pure function of the set;
-	// it must not call the Exporter. HTTPStatusOK is ready for HTTP
-	// metrics.
+	// it must not call the Exporter. OKBelowHTTPStatus is ready for
+	// HTTP metrics.
 	OK func(attrs attribute.Set) bool
-	// TagKeys lists the attributes copied into the samples' tags, with the
-	// attribute key as the tag name and the value as text. No other
-	// attribute becomes a tag.
+	// TagKeys lists the attributes (at most MaxTagKeys, each once) copied
+	// into the samples' tags, with the attribute key as the tag name and
+	// the value as text. No other attribute becomes a tag; a missing
+	// attribute leaves its tag out.
 	TagKeys []attribute.Key
 }
 
@@ -88,7 +97,7 @@ const (
 	ReduceSum
 	// ReduceCount emits one sample: the point's count of measurements.
 	ReduceCount
-	// ReducePercentile emits one sample: Route.Percentile estimated from
+	// ReducePercentile emits one sample: Rule.Percentile estimated from
 	// the buckets by linear interpolation inside the bucket that holds it.
 	ReducePercentile
 )
@@ -103,67 +112,55 @@ func (r Reduce) String() string {
 	return "Reduce(" + strconv.Itoa(int(r)) + ")"
 }
 
-// route is a validated Route with its own copies of the slices.
-type route struct {
-	Route
+// rule is a validated Rule with its own copies of the slices.
+type rule struct {
+	Rule
 	index int
 }
 
-func compileRoutes(routes []Route) ([]*route, error) {
-	if len(routes) == 0 {
-		return nil, fmt.Errorf("%w: no routes given (an exporter without routes forwards nothing)", ErrInvalidRoute)
+func compileRules(rules []Rule) ([]*rule, error) {
+	if len(rules) == 0 {
+		return nil, fmt.Errorf("%w: no rules given (an exporter without rules forwards nothing)", ErrInvalidRule)
 	}
-	out := make([]*route, len(routes))
-	for i, r := range routes {
-		if err := validateRoute(i, &r); err != nil {
+	out := make([]*rule, len(rules))
+	for i, r := range rules {
+		if err := validateRule(i, &r); err != nil {
 			return nil, err
 		}
 		r.Attributes = slices.Clone(r.Attributes)
 		r.TagKeys = slices.Clone(r.TagKeys)
-		out[i] = &route{Route: r, index: i}
+		out[i] = &rule{Rule: r, index: i}
 	}
 	return out, nil
 }
 
-func validateRoute(i int, r *Route) error {
+func validateRule(i int, r *Rule) error {
 	switch {
 	case r.Instrument == "" && r.InstrumentPrefix == "":
-		return routeError(i, "Instrument", "required: set Instrument or InstrumentPrefix")
+		return ruleError(i, "Instrument", "required: set Instrument or InstrumentPrefix")
 	case r.Instrument != "" && r.InstrumentPrefix != "":
-		return routeError(i, "InstrumentPrefix", "set Instrument or InstrumentPrefix, not both")
-	case strings.TrimSpace(r.Router) == "":
-		return routeError(i, "Router", "required")
+		return ruleError(i, "InstrumentPrefix", "set Instrument or InstrumentPrefix, not both")
+	}
+	if field, reason := rules.Check(r.Router, r.Metric, r.Attributes, r.TagKeys); field != "" {
+		return &RuleError{Index: i, Field: field, Reason: reason}
+	}
+	switch {
 	case r.Reduce > ReducePercentile:
-		return routeError(i, "Reduce", "unknown value %d", r.Reduce)
+		return ruleError(i, "Reduce", "unknown value %d", r.Reduce)
 	case r.Reduce == ReducePercentile && !(r.Percentile > 0 && r.Percentile <= 100):
-		return routeError(i, "Percentile", "must be in (0, 100] with ReducePercentile, got %v", r.Percentile)
+		return ruleError(i, "Percentile", "must be in (0, 100] with ReducePercentile, got %v", r.Percentile)
 	case r.Reduce != ReducePercentile && r.Percentile != 0:
-		return routeError(i, "Percentile", "set only with ReducePercentile (Reduce is %s)", r.Reduce)
+		return ruleError(i, "Percentile", "set only with ReducePercentile (Reduce is %s)", r.Reduce)
 	case math.IsNaN(r.Percentile):
-		return routeError(i, "Percentile", "is NaN")
+		return ruleError(i, "Percentile", "is NaN")
 	case !validUnit(r.Unit):
-		return routeError(i, "Unit", "unknown unit %q (want %q, %q, %q, %q or %q)", r.Unit,
+		return ruleError(i, "Unit", "unknown unit %q (want %q, %q, %q, %q or %q)", r.Unit,
 			UnitMilliseconds, UnitSeconds, UnitMicroseconds, UnitNanoseconds, UnitAsRecorded)
-	}
-	seen := make(map[attribute.Key]bool, len(r.Attributes))
-	for j, kv := range r.Attributes {
-		if !kv.Valid() {
-			return routeError(i, "Attributes", "attribute %d (%q) has an empty key or no value", j, string(kv.Key))
-		}
-		if seen[kv.Key] {
-			return routeError(i, "Attributes", "key %q given twice", string(kv.Key))
-		}
-		seen[kv.Key] = true
-	}
-	for j, k := range r.TagKeys {
-		if k == "" {
-			return routeError(i, "TagKeys", "key %d is empty", j)
-		}
 	}
 	return nil
 }
 
-func (r *route) matchInstrument(scope, name string) bool {
+func (r *rule) matchInstrument(scope, name string) bool {
 	if r.Scope != "" && r.Scope != scope {
 		return false
 	}
@@ -173,7 +170,7 @@ func (r *route) matchInstrument(scope, name string) bool {
 	return strings.HasPrefix(name, r.InstrumentPrefix)
 }
 
-func (r *route) matchAttrs(set *attribute.Set) bool {
+func (r *rule) matchAttrs(set *attribute.Set) bool {
 	for _, kv := range r.Attributes {
 		v, ok := set.Value(kv.Key)
 		if !ok || v != kv.Value {
@@ -184,16 +181,11 @@ func (r *route) matchAttrs(set *attribute.Set) bool {
 }
 
 // metricFor returns the sample metric name for an instrument.
-func (r *route) metricFor(instrument string) string {
-	if r.Metric != "" {
-		return r.Metric
-	}
-	return instrument
-}
+func (r *rule) metricFor(string) string { return r.Metric }
 
 // tagsFor returns the allowlisted attributes of set as tags (nil when
 // none is present).
-func (r *route) tagsFor(set *attribute.Set) map[string]string {
+func (r *rule) tagsFor(set *attribute.Set) map[string]string {
 	var tags map[string]string
 	for _, k := range r.TagKeys {
 		v, ok := set.Value(k)
