@@ -11,6 +11,9 @@
 #   LOAD_DURATION  -duration of each load phase     (default 30s)
 #   LOAD_GOROUTINES -goroutines of the load phases  (default 8)
 #   LOAD_ARGS      extra flags for every load phase (e.g. "-rate 100000")
+#   DELIVERY_RATE  calls/s of the delivery phase, against tripswitch-local
+#                  in a process of its own              (default 200000)
+#   DELIVERY_DURATION  length of the delivery phases    (default 60s)
 #   SKIP_BENCH=1   skip the benchmarks; SKIP_LOAD=1 skip the load run
 set -euo pipefail
 
@@ -78,6 +81,15 @@ if [[ ${SKIP_LOAD:-} != 1 ]]; then
 		echo "== load -duration $LOAD_DURATION -goroutines $LOAD_GOROUTINES $mode $LOAD_ARGS" >&2
 		# shellcheck disable=SC2086 # LOAD_ARGS is a list of flags
 		"$out/load" -duration "$LOAD_DURATION" -goroutines "$LOAD_GOROUTINES" $mode $LOAD_ARGS | tee -a "$out/load.txt"
+		echo | tee -a "$out/load.txt"
+	done
+	# Delivery: the server in a process of its own, first paced at
+	# DELIVERY_RATE (every sample must arrive), then at saturation.
+	go build -o "$out/tripswitch-local" ./cmd/tripswitch-local
+	for rate in "${DELIVERY_RATE:-200000}" 0; do
+		args=(-server "$out/tripswitch-local" -prepared -goroutines 4 -buffer 100000 -rate "$rate" -duration "${DELIVERY_DURATION:-60s}")
+		echo "== load ${args[*]}" >&2
+		"$out/load" "${args[@]}" | tee -a "$out/load.txt"
 		echo | tee -a "$out/load.txt"
 	done
 fi

@@ -1,6 +1,7 @@
 package otelbridge_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,10 @@ func samplesByRouter(srv *localserver.Server) map[string][]localserver.Sample {
 	out := map[string][]localserver.Sample{}
 	for _, s := range srv.Samples(srv.Credentials().ProjectID) {
 		out[s.RouterID] = append(out[s.RouterID], s)
+	}
+	// Batches in flight together may arrive in any order.
+	for _, ss := range out {
+		slices.SortStableFunc(ss, func(a, b localserver.Sample) int { return cmp.Compare(a.TsMs, b.TsMs) })
 	}
 	return out
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
 
@@ -61,20 +60,22 @@ type Client struct {
 	// period. Close freezes it to true (calls then use the last state).
 	fresh atomic.Bool
 
-	lastFlush    atomic.Int64 // unix nanos of the last delivered batch
-	flushFails   atomic.Uint64
-	flushReq     chan chan flushOutcome
-	callbacks    *dispatcher
-	cancel       context.CancelFunc // stops stream and metadata sync
-	stopped      <-chan struct{}    // closed by cancel
-	flushCancel  context.CancelFunc // aborts in-flight deliveries
-	wg           sync.WaitGroup
-	flusherDone  chan struct{}
-	closeOnce    sync.Once
-	closeDone    chan struct{} // closed when the first Close has returned
-	closeErr     error
-	closed       atomic.Bool
-	stopFlushing chan struct{}
+	lastFlush  atomic.Int64 // unix nanos of the last delivered batch
+	flushFails atomic.Uint64
+
+	// The client's goroutines, each started by start and stopped by Close
+	// in this order: state stream and metadata sync (nil without a project
+	// key), the flusher, then the state-change dispatcher.
+	streamer  *worker
+	metaSync  *worker
+	flusher   *worker
+	callbacks *dispatcher
+	flushReq  chan chan flushOutcome // Flush calls, served by the flusher
+
+	closed    atomic.Bool // Close has begun: new samples are dropped
+	closeOnce sync.Once
+	closeDone chan struct{} // closed when the first Close has returned
+	closeErr  error
 
 	logs            logLimiter
 	lastDeliveryErr atomic.Pointer[error]
@@ -208,7 +209,7 @@ func (c *Client) WaitSynced(ctx context.Context) error {
 		return nil
 	case <-c.stream.refused:
 		return fmt.Errorf("tripswitch: project %s: state stream: %w", c.projectID, c.stream.refusal)
-	case <-c.stopped:
+	case <-c.streamer.done:
 		return ErrClosed
 	case <-ctx.Done():
 		return c.notSynced(ctx.Err())
@@ -216,60 +217,9 @@ func (c *Client) WaitSynced(ctx context.Context) error {
 }
 
 func build(projectID string, cfg config) (*Client, error) {
-	if strings.TrimSpace(projectID) == "" {
-		return nil, optionError("NewClient", "empty project ID")
-	}
-	if strings.ContainsAny(projectID, "/?#% ") {
-		return nil, optionError("NewClient", "project ID %q contains characters not allowed in a path segment", projectID)
-	}
-	u, err := url.Parse(cfg.baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, optionError("WithBaseURL", "%q is not an absolute http(s) URL", cfg.baseURL)
-	}
-	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return nil, optionError("WithBaseURL", "base URL must not carry credentials, a query or a fragment")
-	}
-	if p := strings.TrimRight(u.Path, "/"); strings.HasSuffix(p, "/v1") {
-		fixed := *u
-		fixed.Path = strings.TrimSuffix(p, "/v1")
-		return nil, optionError("WithBaseURL", "project %s: base URL %q ends in /v1, and the client adds /v1 itself: requests would go to %s/v1/projects/%s and find no such project; use %q",
-			projectID, cfg.baseURL, strings.TrimRight(cfg.baseURL, "/"), projectID, fixed.String())
-	}
-	if strings.HasPrefix(cfg.projectKey, "eb_admin_") {
-		return nil, optionError("WithProjectKey", "project %s: the key given is an admin key (eb_admin_…), which the server refuses on the state stream; use a project key (eb_pk_…) of project %s",
-			projectID, projectID)
-	}
-	if cfg.startupTimeout < 0 {
-		return nil, optionError("WithStartupTimeout", "must not be negative, got %v", cfg.startupTimeout)
-	}
-	if u.Scheme == "http" && cfg.projectKey != "" && !cfg.insecureHTTP && !isLoopback(u.Hostname()) {
-		return nil, optionError("WithBaseURL", "refusing to send the project key over plain http to %s (use https, a loopback address, or WithInsecureHTTP)", u.Host)
-	}
-	var secret []byte
-	if cfg.ingestSecret != "" {
-		secret, err = wire.ParseSecret(cfg.ingestSecret)
-		if err != nil {
-			return nil, optionError("WithIngestSecret", "%v", err)
-		}
-	}
-	switch {
-	case cfg.batchSize <= 0:
-		return nil, optionError("WithBatchSize", "must be positive, got %d", cfg.batchSize)
-	case cfg.bufferCapacity <= 0:
-		return nil, optionError("WithBufferCapacity", "must be positive, got %d", cfg.bufferCapacity)
-	case cfg.flushInterval <= 0:
-		return nil, optionError("WithFlushInterval", "must be positive, got %v", cfg.flushInterval)
-	case cfg.gracePeriod < 0:
-		return nil, optionError("WithStateGracePeriod", "must not be negative, got %v", cfg.gracePeriod)
-	case cfg.streamIdleTimeout <= 0:
-		return nil, optionError("WithStreamIdleTimeout", "must be positive, got %v", cfg.streamIdleTimeout)
-	case !cfg.failOpen && cfg.projectKey == "":
-		return nil, optionError("WithFailOpen", "fail-closed needs WithProjectKey: without a state stream every gated call would be rejected")
-	}
-	for k := range cfg.globalTags {
-		if k == "" {
-			return nil, optionError("WithGlobalTags", "empty tag key")
-		}
+	base, secret, err := validate(projectID, cfg)
+	if err != nil {
+		return nil, err
 	}
 	local, err := newLocalFallback(&cfg)
 	if err != nil {
@@ -278,34 +228,34 @@ func build(projectID string, cfg config) (*Client, error) {
 	hc := cfg.httpClient
 	ownHTTP := hc == nil
 	if ownHTTP {
-		hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = cfg.maxInFlight + 2 // the batches in flight, metadata and status
+		hc = &http.Client{Transport: t}
 	} else {
 		cp := *hc // the caller's client keeps its own redirect policy
 		hc = &cp
 	}
-	hc.CheckRedirect = sameOrigin(u, hc.CheckRedirect)
+	hc.CheckRedirect = sameOrigin(base, hc.CheckRedirect)
 	logger := cfg.logger
 	if logger == nil {
 		logger = defaultLogger()
 	}
 	c := &Client{
-		cfg:          cfg,
-		projectID:    projectID,
-		base:         strings.TrimRight(cfg.baseURL, "/") + "/v1/projects/" + projectID,
-		http:         hc,
-		ownHTTP:      ownHTTP,
-		logger:       logger,
-		secret:       secret,
-		failOpen:     cfg.failOpen,
-		globalTags:   wire.NewTags(cfg.globalTags),
-		traceIDFn:    cfg.traceID,
-		randFloat:    cfg.randFloat,
-		states:       newStateCache(cfg.maxBreakers),
-		local:        local,
-		pipe:         newPipeline(cfg.bufferCapacity, cfg.batchSize),
-		flushReq:     make(chan chan flushOutcome),
-		flusherDone:  make(chan struct{}),
-		stopFlushing: make(chan struct{}),
+		cfg:        cfg,
+		projectID:  projectID,
+		base:       strings.TrimRight(cfg.baseURL, "/") + "/v1/projects/" + projectID,
+		http:       hc,
+		ownHTTP:    ownHTTP,
+		logger:     logger,
+		secret:     secret,
+		failOpen:   cfg.failOpen,
+		globalTags: wire.NewTags(cfg.globalTags),
+		traceIDFn:  cfg.traceID,
+		randFloat:  cfg.randFloat,
+		states:     newStateCache(cfg.maxBreakers),
+		local:      local,
+		pipe:       newPipeline(cfg.bufferCapacity, cfg.batchSize),
+		flushReq:   make(chan chan flushOutcome),
 	}
 	c.stream.init()
 	c.reanchor()
@@ -323,73 +273,76 @@ func build(projectID string, cfg config) (*Client, error) {
 	return c, nil
 }
 
-// redirectError is a redirect the client refused.
-type redirectError struct {
-	from, to string // origins
-}
+// maxInFlightLimit bounds WithMaxInFlightBatches.
+const maxInFlightLimit = 64
 
-func (e *redirectError) Error() string {
-	return "refusing a redirect from " + e.from + " to " + e.to + ": it leaves the configured base URL's origin"
-}
-
-// sameOrigin refuses redirects that leave base's scheme, host and port,
-// which would carry the project key elsewhere (or in clear text), then
-// defers to the caller's policy (next), or to the usual limit of 10.
-func sameOrigin(base *url.URL, next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
-	want := origin(base)
-	return func(req *http.Request, via []*http.Request) error {
-		if got := origin(req.URL); got != want {
-			return &redirectError{from: want, to: got}
-		}
-		if next != nil {
-			return next(req, via)
-		}
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		return nil
+// validate checks the project ID and the options, and returns the parsed
+// base URL and ingest secret.
+func validate(projectID string, cfg config) (base *url.URL, secret []byte, err error) {
+	if strings.TrimSpace(projectID) == "" {
+		return nil, nil, optionError("NewClient", "empty project ID")
 	}
-}
-
-// origin returns scheme://host:port, lower-cased, with the default port.
-func origin(u *url.URL) string {
-	scheme := strings.ToLower(u.Scheme)
-	port := u.Port()
-	if port == "" {
-		switch scheme {
-		case "https":
-			port = "443"
-		case "http":
-			port = "80"
+	if strings.ContainsAny(projectID, "/?#% ") {
+		return nil, nil, optionError("NewClient", "project ID %q contains characters not allowed in a path segment", projectID)
+	}
+	u, err := httpx.ParseBaseURL(cfg.baseURL)
+	if err != nil {
+		return nil, nil, optionError("WithBaseURL", "%v", err)
+	}
+	if p := strings.TrimRight(u.Path, "/"); strings.HasSuffix(p, "/v1") {
+		fixed := *u
+		fixed.Path = strings.TrimSuffix(p, "/v1")
+		return nil, nil, optionError("WithBaseURL", "project %s: base URL %q ends in /v1, and the client adds /v1 itself: requests would go to %s/v1/projects/%s and find no such project; use %q",
+			projectID, cfg.baseURL, strings.TrimRight(cfg.baseURL, "/"), projectID, fixed.String())
+	}
+	if strings.HasPrefix(cfg.projectKey, "eb_admin_") {
+		return nil, nil, optionError("WithProjectKey", "project %s: the key given is an admin key (eb_admin_…), which the server refuses on the state stream; use a project key (eb_pk_…) of project %s",
+			projectID, projectID)
+	}
+	if cfg.startupTimeout < 0 {
+		return nil, nil, optionError("WithStartupTimeout", "must not be negative, got %v", cfg.startupTimeout)
+	}
+	if cfg.projectKey != "" && !cfg.insecureHTTP && httpx.PlainHTTPToRemote(u) {
+		return nil, nil, optionError("WithBaseURL", "refusing to send the project key over plain http to %s (use https, a loopback address, or WithInsecureHTTP)", u.Host)
+	}
+	if cfg.ingestSecret != "" {
+		secret, err = wire.ParseSecret(cfg.ingestSecret)
+		if err != nil {
+			return nil, nil, optionError("WithIngestSecret", "%v", err)
 		}
 	}
-	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
-		return true
+	switch {
+	case cfg.batchSize <= 0:
+		return nil, nil, optionError("WithBatchSize", "must be positive, got %d", cfg.batchSize)
+	case cfg.maxInFlight <= 0 || cfg.maxInFlight > maxInFlightLimit:
+		return nil, nil, optionError("WithMaxInFlightBatches", "must be between 1 and %d, got %d", maxInFlightLimit, cfg.maxInFlight)
+	case cfg.bufferCapacity <= 0:
+		return nil, nil, optionError("WithBufferCapacity", "must be positive, got %d", cfg.bufferCapacity)
+	case cfg.flushInterval <= 0:
+		return nil, nil, optionError("WithFlushInterval", "must be positive, got %v", cfg.flushInterval)
+	case cfg.gracePeriod < 0:
+		return nil, nil, optionError("WithStateGracePeriod", "must not be negative, got %v", cfg.gracePeriod)
+	case cfg.streamIdleTimeout <= 0:
+		return nil, nil, optionError("WithStreamIdleTimeout", "must be positive, got %v", cfg.streamIdleTimeout)
+	case !cfg.failOpen && cfg.projectKey == "":
+		return nil, nil, optionError("WithFailOpen", "fail-closed needs WithProjectKey: without a state stream every gated call would be rejected")
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	if p := wire.NewTags(cfg.globalTags).Problem(); p != "" {
+		return nil, nil, optionError("WithGlobalTags", "%s", p)
+	}
+	return u, secret, nil
 }
 
+// start starts the client's goroutines; Close stops them in the reverse
+// order.
 func (c *Client) start() {
-	ctx, cancel := context.WithCancel(context.Background())
-	c.cancel = cancel
-	c.stopped = ctx.Done()
-	fctx, fcancel := context.WithCancel(context.Background())
-	c.flushCancel = fcancel
 	c.callbacks = newDispatcher(c)
-	c.wg.Add(1)
-	go func() { defer c.wg.Done(); c.callbacks.run() }()
-	go func() { defer close(c.flusherDone); c.runFlusher(fctx) }()
+	c.callbacks.worker = startWorker(c.callbacks.run)
+	c.flusher = startWorker(c.runFlusher)
 	if c.cfg.projectKey != "" {
-		c.wg.Add(1)
-		go func() { defer c.wg.Done(); c.runStream(ctx) }()
+		c.streamer = startWorker(c.runStream)
 		if c.cfg.metadataInterval > 0 {
-			c.wg.Add(1)
-			go func() { defer c.wg.Done(); c.syncMetadata(ctx) }()
+			c.metaSync = startWorker(c.syncMetadata)
 		}
 	}
 }
@@ -437,41 +390,25 @@ func (c *Client) close(ctx context.Context) error {
 		ctx, cancel = context.WithTimeout(ctx, defaultCloseTimeout)
 		defer cancel()
 	}
+	// 1. Stop intake and state sync; calls use the last known states.
 	c.closed.Store(true)
-	c.cancel() // stream and metadata sync
+	c.pipe.close(false)
+	c.streamer.stop()
+	c.metaSync.stop()
 	c.stream.freeze()
 	c.fresh.Store(true)
 
-	// Deliver what is buffered, retrying until the deadline, then stop the
-	// flusher.
-	c.pipe.close(false)
-	var refused []error
-	var retryErr error
-	for attempt := 1; ; attempt++ {
-		o, err := c.flush(ctx)
-		refused = append(refused, o.refused...)
-		retryErr = errors.Join(o.retry, err)
-		if c.pipe.buffered() == 0 || ctx.Err() != nil {
-			break
-		}
-		t := time.NewTimer(retryDelay(attempt, c.randFloat))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-		}
-	}
-	close(c.stopFlushing)
-	select {
-	case <-c.flusherDone:
-	case <-ctx.Done():
-	}
-	c.flushCancel() // the flusher's requests end now
-	c.callbacks.stop()
+	// 2. Deliver what is buffered, retrying until the deadline.
+	refused, retryErr := c.drain(ctx)
+
+	// 3. Stop the flusher (requests still in flight end now), then the
+	// dispatcher once it has delivered the queued state changes.
 	err := errors.Join(refused...)
-	if hook := c.waitGoroutines(ctx); hook != "" {
+	if hook := c.stopWorkers(ctx); hook != "" {
 		err = errors.Join(err, fmt.Errorf("tripswitch: close: a %s is still running: %w", hook, ctx.Err()))
 	}
+
+	// 4. Count what is left as dropped.
 	if n := c.pipe.buffered(); n > 0 {
 		c.pipe.close(true)
 		cause := retryErr
@@ -486,18 +423,39 @@ func (c *Client) close(ctx context.Context) error {
 	return err
 }
 
-// waitGoroutines waits for every goroutine of the client. They stop
-// promptly once cancelled, except while running a hook: at ctx's deadline
-// it stops calling hooks, and returns the name of one still running
-// instead of waiting for it.
-func (c *Client) waitGoroutines(ctx context.Context) (runningHook string) {
-	done := make(chan struct{})
-	go func() { c.wg.Wait(); <-c.flusherDone; close(done) }()
-	select {
-	case <-done:
-		return ""
-	case <-ctx.Done():
+// drain flushes until the buffer is empty or ctx ends, and returns the
+// refusals met and the last retryable failure.
+func (c *Client) drain(ctx context.Context) (refused []error, retryErr error) {
+	for attempt := 1; ; attempt++ {
+		o, err := c.flush(ctx)
+		refused = append(refused, o.refused...)
+		retryErr = errors.Join(o.retry, err)
+		if c.pipe.buffered() == 0 || ctx.Err() != nil {
+			return refused, retryErr
+		}
+		t := time.NewTimer(retryDelay(attempt, c.randFloat()))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
 	}
+}
+
+// stopWorkers stops the flusher and the dispatcher and waits for every
+// goroutine, in the order of start's comment. They return promptly once
+// stopped, except while running a hook: at ctx's deadline it stops calling
+// hooks, and returns the name of one still running instead of waiting for
+// it.
+func (c *Client) stopWorkers(ctx context.Context) (runningHook string) {
+	c.flusher.stop()
+	if c.streamer.wait(ctx) && c.metaSync.wait(ctx) && c.flusher.wait(ctx) {
+		c.callbacks.stop() // nothing queues state changes any more
+		if c.callbacks.wait(ctx) {
+			return ""
+		}
+	}
+	c.callbacks.stop()
 	flushRunning := c.flushHooks.abandon()
 	stateRunning := c.callbacks.hooks.abandon()
 	switch {
@@ -506,7 +464,10 @@ func (c *Client) waitGoroutines(ctx context.Context) (runningHook string) {
 	case stateRunning:
 		return "StateChange hook"
 	}
-	<-done // no hook runs any more: prompt
+	// No hook runs any more: every goroutine returns promptly.
+	for _, w := range []*worker{c.streamer, c.metaSync, c.flusher, c.callbacks.worker} {
+		w.wait(context.Background())
+	}
 	return ""
 }
 
@@ -524,7 +485,7 @@ func (c *Client) flush(ctx context.Context) (flushOutcome, error) {
 	done := make(chan flushOutcome, 1)
 	select {
 	case c.flushReq <- done:
-	case <-c.flusherDone:
+	case <-c.flusher.done:
 		return flushOutcome{}, ErrClosed
 	case <-ctx.Done():
 		return flushOutcome{}, ctx.Err()
@@ -532,66 +493,16 @@ func (c *Client) flush(ctx context.Context) (flushOutcome, error) {
 	select {
 	case o := <-done:
 		return o, nil
+	case <-c.flusher.done: // Close stopped it before the buffer emptied
+		select {
+		case o := <-done:
+			return o, nil
+		default:
+			return flushOutcome{}, ErrClosed
+		}
 	case <-ctx.Done():
 		return flushOutcome{}, ctx.Err()
 	}
-}
-
-// Stats is a snapshot of the client's health. Produced = Delivered +
-// Dropped + Buffered holds in every snapshot.
-type Stats struct {
-	Produced  uint64 // samples created by calls and Report
-	Delivered uint64 // samples the server accepted
-	Dropped   uint64 // samples given up: buffer overflow, refused by the server, beyond the ingest limits, after Close
-	Invalid   uint64 // of Dropped: samples of calls beyond the ingest limits (see Sample), never sent
-	// Buffered is the samples waiting for delivery, including a batch in
-	// flight. It exceeds BufferCapacity by at most one batch: samples of
-	// the batch in flight that newer ones have replaced in the buffer.
-	Buffered            int
-	BufferCapacity      int       // the most samples held
-	StreamConnected     bool      // the state stream is connected
-	StreamReconnects    uint64    // state stream connections after the first
-	FlushFailures       uint64    // failed delivery attempts
-	LastSuccessfulFlush time.Time // zero before the first delivery
-	LastStreamEvent     time.Time // zero before the first state event
-	CachedBreakers      int       // breakers in the state cache
-	// LastDeliveryError is the error of the latest failed delivery
-	// attempt (often a *DeliveryError); nil before the first failure.
-	// Compare LastSuccessfulFlush to tell whether delivery recovered.
-	LastDeliveryError error
-	// StateChangesCoalesced counts state changes merged into a later one
-	// because the StateChange hook fell behind (see Hooks.StateChange).
-	StateChangesCoalesced uint64
-}
-
-// Stats returns a snapshot of the client's health.
-func (c *Client) Stats() Stats {
-	pc := c.pipe.counts()
-	s := Stats{
-		Produced:         pc.produced,
-		Delivered:        pc.delivered,
-		Dropped:          pc.dropped,
-		Invalid:          pc.invalid,
-		Buffered:         pc.buffered,
-		BufferCapacity:   c.cfg.bufferCapacity,
-		StreamConnected:  c.stream.connected.Load(),
-		StreamReconnects: c.stream.reconnects.Load(),
-		FlushFailures:    c.flushFails.Load(),
-		CachedBreakers:   c.states.known(),
-	}
-	if n := c.lastFlush.Load(); n != 0 {
-		s.LastSuccessfulFlush = time.Unix(0, n)
-	}
-	if n := c.stream.lastEvent.Load(); n != 0 {
-		s.LastStreamEvent = time.Unix(0, n)
-	}
-	if err := c.lastDeliveryErr.Load(); err != nil {
-		s.LastDeliveryError = *err
-	}
-	if c.callbacks != nil {
-		s.StateChangesCoalesced = c.callbacks.coalesced.Load()
-	}
-	return s
 }
 
 // State returns the cached state of the named breaker; ok is false for a
@@ -626,34 +537,42 @@ func (c *Client) safely(what string, fn func()) {
 	fn()
 }
 
-func (c *Client) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return nil, err
-	}
-	if c.cfg.projectKey != "" {
-		req.Header.Set("Authorization", "Bearer "+c.cfg.projectKey)
-	}
-	req.Header.Set("User-Agent", userAgent)
-	return req, nil
+// worker is one goroutine of the client, with its one way to stop it and
+// to wait for it.
+type worker struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when run has returned
 }
 
-const userAgent = "tripswitch-go/" + Version
-
-// Version is the version of this module.
-const Version = "0.1.0"
-
-// transportError describes a failed request without its URL's secrets (the
-// URL holds none, but errors from net/http repeat it; keep them short).
-func transportError(method, path string, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Errorf("%s %s: %w", method, path, err)
+// startWorker runs run on a new goroutine until stop cancels its ctx.
+func startWorker(run func(ctx context.Context)) *worker {
+	ctx, cancel := context.WithCancel(context.Background())
+	w := &worker{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		run(ctx)
+	}()
+	return w
 }
 
-func drainClose(r io.ReadCloser) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
-	_ = r.Close()
+// stop asks the goroutine to return; a nil worker (not started) has
+// nothing to stop.
+func (w *worker) stop() {
+	if w != nil {
+		w.cancel()
+	}
+}
+
+// wait waits for the goroutine to return, and reports whether it did
+// before ctx ended.
+func (w *worker) wait(ctx context.Context) bool {
+	if w == nil {
+		return true
+	}
+	select {
+	case <-w.done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -1,6 +1,7 @@
 package tripswitch
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -28,13 +29,12 @@ type dispatcher struct {
 	latest map[string]int // index in queue of each breaker's last change
 	spare  []stateChange  // the previous queue, reused by drain
 
-	wake chan struct{}
-	done chan struct{}
-	once sync.Once
+	wake    chan struct{}
+	*worker // runs run; started by Client.start
 }
 
 func newDispatcher(c *Client) *dispatcher {
-	return &dispatcher{c: c, latest: map[string]int{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	return &dispatcher{c: c, latest: map[string]int{}, wake: make(chan struct{}, 1)}
 }
 
 func (d *dispatcher) enqueue(ch stateChange) {
@@ -59,12 +59,14 @@ func (d *dispatcher) enqueue(ch stateChange) {
 	}
 }
 
-func (d *dispatcher) run() {
+// run delivers queued changes until ctx ends, then delivers what is
+// queued and returns.
+func (d *dispatcher) run(ctx context.Context) {
 	for {
 		select {
 		case <-d.wake:
 			d.drain()
-		case <-d.done:
+		case <-ctx.Done():
 			d.drain()
 			return
 		}
@@ -101,6 +103,3 @@ func (d *dispatcher) drain() {
 		d.mu.Unlock()
 	}
 }
-
-// stop makes run deliver what is queued and return.
-func (d *dispatcher) stop() { d.once.Do(func() { close(d.done) }) }

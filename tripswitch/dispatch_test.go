@@ -27,8 +27,7 @@ func TestDispatcherBoundedUnderBlockedCallback(t *testing.T) {
 		mu.Unlock()
 	}}
 	d := newDispatcher(c)
-	runDone := make(chan struct{})
-	go func() { defer close(runDone); d.run() }()
+	d.worker = startWorker(d.run)
 
 	state := make([]State, breakers) // the latest state of each breaker
 	d.enqueue(stateChange{"b0", StateClosed, StateOpen})
@@ -54,7 +53,7 @@ func TestDispatcherBoundedUnderBlockedCallback(t *testing.T) {
 	}
 	close(block)
 	d.stop()
-	<-runDone
+	<-d.done
 
 	// Replaying the delivered changes gives every breaker's latest state,
 	// and each change starts where the previous one of its breaker ended.

@@ -10,8 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
 
@@ -19,14 +21,33 @@ import (
 // it is split to find the samples the server accepts.
 const maxSplitRequests = 64
 
-// flusher owns the delivery of batches; it runs on one goroutine.
+// flusher owns the delivery of batches. Its goroutine takes batches out of
+// the buffer and settles their outcomes; each request runs on a goroutine
+// of its own, at most maxInFlight at once (one while deliveries fail).
 type flusher struct {
 	c        *Client
-	enc      *wire.Encoder
-	batch    []wire.Sample
+	free     []*sender    // senders not in flight
+	results  chan *sender // finished requests; room for every sender
+	inFlight int
+	requests sync.WaitGroup
+
 	failures int       // consecutive retryable failures
 	retryAt  time.Time // no delivery attempt before this, except on Flush
 	refused  []*DeliveryError
+	drainAll bool // the flush interval passed: send partial batches too
+
+	waiters  []chan flushOutcome // Flush calls waiting for the buffer to empty
+	flushErr error               // a retryable failure since they began
+}
+
+// sender is one request's encoder and batch, reused from one batch to the
+// next.
+type sender struct {
+	enc        *wire.Encoder
+	batch      []wire.Sample
+	failures   int // the flusher's failures when the request began
+	res        FlushResult
+	retryAfter time.Duration
 }
 
 // flushOutcome is what one Flush request found.
@@ -39,12 +60,22 @@ func (o flushOutcome) err() error {
 	return errors.Join(append(o.refused, o.retry)...)
 }
 
-func (c *Client) runFlusher(ctx context.Context) {
-	f := &flusher{
-		c:     c,
-		enc:   wire.NewEncoder(c.secret),
-		batch: make([]wire.Sample, 0, min(c.cfg.batchSize, c.cfg.bufferCapacity, 1024)),
+func newFlusher(c *Client) *flusher {
+	f := &flusher{c: c, results: make(chan *sender, c.cfg.maxInFlight)}
+	for range c.cfg.maxInFlight {
+		f.free = append(f.free, &sender{
+			enc:   wire.NewEncoder(c.secret),
+			batch: make([]wire.Sample, 0, min(c.cfg.batchSize, c.cfg.bufferCapacity, 1024)),
+		})
 	}
+	return f
+}
+
+// runFlusher delivers batches until ctx ends, which also aborts the
+// requests in flight; it returns once their outcomes are settled.
+func (c *Client) runFlusher(ctx context.Context) {
+	f := newFlusher(c)
+	defer f.finishAll(ctx)
 	// The loop wakes at least once a second, to re-anchor the clock used
 	// for sample timestamps and to send full batches.
 	const anchorPeriod = time.Second
@@ -52,77 +83,133 @@ func (c *Client) runFlusher(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
-		wait := time.Until(nextInterval)
+		now := time.Now()
+		if !now.Before(nextInterval) {
+			f.drainAll = true
+			nextInterval = now.Add(c.cfg.flushInterval)
+		}
+		f.fill(ctx, now)
+		f.answer()
+		wait := nextInterval.Sub(now)
 		if f.failures > 0 {
-			wait = time.Until(f.retryAt)
+			wait = f.retryAt.Sub(now)
 		}
 		timer.Reset(max(min(wait, anchorPeriod), time.Millisecond))
 		select {
 		case <-ctx.Done():
 			return
-		case <-c.stopFlushing:
-			return
+		case s := <-f.results:
+			f.finish(ctx, s)
 		case done := <-c.flushReq:
-			var o flushOutcome
-			o.retry = f.deliver(ctx, 0)
-			o.refused = f.takeRefused()
-			done <- o
+			f.waiters = append(f.waiters, done)
 		case <-c.pipe.notify:
-			if f.failures == 0 {
-				_ = f.deliver(ctx, c.cfg.batchSize)
-			}
-		case now := <-timer.C:
-			switch {
-			case f.failures > 0:
-				if !now.Before(f.retryAt) {
-					_ = f.deliver(ctx, 0)
-				}
-			case !now.Before(nextInterval):
-				_ = f.deliver(ctx, 0)
-				nextInterval = now.Add(c.cfg.flushInterval)
-			default:
-				_ = f.deliver(ctx, c.cfg.batchSize)
-			}
+		case <-timer.C:
 		}
 		c.reanchor()
 	}
 }
 
-// deliver sends batches, oldest first, while at least atLeast samples are
-// buffered (atLeast 0: everything). It stops at the first retryable
-// failure and returns it. A batch refused with 400 or 413 is split to
-// deliver the samples the server accepts; refused samples are dropped and
-// remembered for the next Flush.
-func (f *flusher) deliver(ctx context.Context, atLeast int) error {
+// fill starts requests while senders are free and the buffer has a batch
+// to send: a full one, or any samples when a Flush waits, the flush
+// interval has passed or a failed delivery is due for retry.
+func (f *flusher) fill(ctx context.Context, now time.Time) {
 	c := f.c
-	for {
-		f.batch = c.pipe.take(f.batch, c.cfg.batchSize, atLeast)
-		n := len(f.batch)
-		if n == 0 {
-			return nil
+	for len(f.free) > 0 {
+		flushing := len(f.waiters) > 0
+		if flushing && f.flushErr != nil {
+			return // the waiting Flush calls get the failure once the rest is back
 		}
-		c.names.noteRouters(f.batch)
-		res, retryAfter := f.attempt(ctx, f.batch)
-		switch {
-		case res.Err == nil:
-			c.pipe.settle(n, 0)
-			f.report(res)
-		case res.Retrying:
-			c.pipe.retry()
-			f.backoff(retryAfter)
-			f.report(res)
-			return res.Err
-		case splittable(res) && n > 1:
-			c.pipe.settle(0, 0) // the flusher holds the batch now
-			f.report(res)
-			if err := f.split(ctx, f.batch); err != nil {
-				return err
+		atLeast := c.cfg.batchSize
+		if f.failures > 0 {
+			if f.inFlight > 0 || (!flushing && now.Before(f.retryAt)) {
+				return // one request probes the server at a time
 			}
-		default:
-			c.pipe.settle(0, n)
-			f.refuse(res.Err, n)
-			f.report(res)
+			atLeast = 0
 		}
+		if flushing || f.drainAll {
+			atLeast = 0
+		}
+		s := f.free[len(f.free)-1]
+		s.batch = c.pipe.take(s.batch, c.cfg.batchSize, atLeast)
+		if len(s.batch) == 0 {
+			if atLeast == 0 {
+				f.drainAll = false
+			}
+			return
+		}
+		f.free = f.free[:len(f.free)-1]
+		c.names.noteRouters(s.batch)
+		s.failures = f.failures
+		f.inFlight++
+		f.requests.Add(1)
+		go func() {
+			defer f.requests.Done()
+			s.res, s.retryAfter = c.send(ctx, s.enc, s.batch)
+			f.results <- s
+		}()
+	}
+}
+
+// answer replies to the waiting Flush calls once nothing is in flight and
+// fill started nothing: the buffer is empty, or delivery failed.
+func (f *flusher) answer() {
+	if len(f.waiters) == 0 || f.inFlight > 0 {
+		return
+	}
+	o := flushOutcome{retry: f.flushErr, refused: f.takeRefused()}
+	for _, w := range f.waiters {
+		w <- o
+	}
+	clear(f.waiters)
+	f.waiters, f.flushErr = f.waiters[:0], nil
+}
+
+// finish settles the outcome of a request. A batch refused with 400 or
+// 413 is split to deliver the samples the server accepts; refused samples
+// are dropped and remembered for the next Flush. A batch that failed
+// otherwise goes back into the buffer, to be retried.
+func (f *flusher) finish(ctx context.Context, s *sender) {
+	c := f.c
+	f.inFlight--
+	defer func() { f.free = append(f.free, s) }()
+	res, n := s.res, len(s.batch)
+	f.record(res)
+	switch {
+	case res.Err == nil:
+		c.pipe.resolve(n, 0)
+		f.report(res)
+	case res.Retrying:
+		c.pipe.requeue(s.batch)
+		if s.failures == f.failures { // not yet backing off from a later failure
+			f.backoff(s.retryAfter)
+		}
+		f.report(res)
+		f.failed(res.Err)
+	case splittable(res) && n > 1:
+		f.report(res)
+		if err := f.split(ctx, s.enc, s.batch); err != nil {
+			f.failed(err)
+		}
+	default:
+		c.pipe.resolve(0, n)
+		f.refuse(res.Err, n)
+		f.report(res)
+	}
+}
+
+// failed records a retryable failure for the waiting Flush calls.
+func (f *flusher) failed(err error) {
+	if len(f.waiters) > 0 && f.flushErr == nil {
+		f.flushErr = err
+	}
+}
+
+// finishAll waits for the requests in flight, which ctx has ended, and
+// settles them.
+func (f *flusher) finishAll(ctx context.Context) {
+	f.requests.Wait()
+	for f.inFlight > 0 {
+		f.finish(ctx, <-f.results)
 	}
 }
 
@@ -136,7 +223,7 @@ func splittable(res FlushResult) bool {
 // halving the refused parts again until single samples are refused (or
 // the request budget is spent). On a retryable failure the parts not yet
 // delivered go back into the buffer.
-func (f *flusher) split(ctx context.Context, batch []wire.Sample) error {
+func (f *flusher) split(ctx context.Context, enc *wire.Encoder, batch []wire.Sample) error {
 	c := f.c
 	h := len(batch) / 2
 	parts := [][]wire.Sample{batch[:h], batch[h:]}
@@ -144,7 +231,8 @@ func (f *flusher) split(ctx context.Context, batch []wire.Sample) error {
 	for len(parts) > 0 {
 		part := parts[0]
 		parts = parts[1:]
-		res, retryAfter := f.attempt(ctx, part)
+		res, retryAfter := f.c.send(ctx, enc, part)
+		f.record(res)
 		budget--
 		switch {
 		case res.Err == nil:
@@ -179,27 +267,24 @@ func (f *flusher) report(res FlushResult) {
 	}
 }
 
-// attempt sends one batch and records the outcome in the health counters.
-func (f *flusher) attempt(ctx context.Context, batch []wire.Sample) (FlushResult, time.Duration) {
+// record counts an attempt's outcome in the health counters.
+func (f *flusher) record(res FlushResult) {
 	c := f.c
-	res, retryAfter := f.send(ctx, batch)
-	switch {
-	case res.Err == nil:
+	if res.Err == nil {
 		f.failures = 0
 		f.retryAt = time.Time{}
 		c.lastFlush.Store(time.Now().UnixNano())
-	default:
-		c.flushFails.Add(1)
-		c.lastDeliveryErr.Store(&res.Err)
+		return
 	}
-	return res, retryAfter
+	c.flushFails.Add(1)
+	c.lastDeliveryErr.Store(&res.Err)
 }
 
 // backoff schedules the next attempt after a retryable failure.
 func (f *flusher) backoff(retryAfter time.Duration) {
 	c := f.c
 	f.failures++
-	d := retryDelay(f.failures, c.randFloat)
+	d := retryDelay(f.failures, c.randFloat())
 	if retryAfter > d {
 		d = min(retryAfter, time.Minute)
 	}
@@ -249,13 +334,13 @@ func (f *flusher) takeRefused() []error {
 	return errs
 }
 
-// send delivers one batch once.
-func (f *flusher) send(ctx context.Context, batch []wire.Sample) (res FlushResult, retryAfter time.Duration) {
-	c := f.c
+// send delivers one batch once, encoded with enc. Requests of several
+// batches may run at once, each with its own encoder.
+func (c *Client) send(ctx context.Context, enc *wire.Encoder, batch []wire.Sample) (res FlushResult, retryAfter time.Duration) {
 	res.Samples = len(batch)
 	start := time.Now()
 	defer func() { res.Duration = time.Since(start) }()
-	e, err := f.enc.Encode(batch, c.now().UnixMilli())
+	e, err := enc.Encode(batch, c.now().UnixMilli())
 	if err != nil {
 		res.Err = fmt.Errorf("encoding batch: %w", err)
 		return res, 0
@@ -281,7 +366,7 @@ func (f *flusher) send(ctx context.Context, batch []wire.Sample) (res FlushResul
 		res.Retrying = true
 		return res, 0
 	}
-	defer drainClose(resp.Body)
+	defer httpx.DrainClose(resp.Body)
 	res.StatusCode = resp.StatusCode
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return res, 0
@@ -290,7 +375,8 @@ func (f *flusher) send(ctx context.Context, batch []wire.Sample) (res FlushResul
 	res.Err = de
 	if de.Retrying {
 		res.Retrying = true
-		return res, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		retryAfter, _ = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		return res, retryAfter
 	}
 	return res, 0
 }
@@ -314,16 +400,9 @@ func readDeliveryError(resp *http.Response, samples int) *DeliveryError {
 	return de
 }
 
-// parseRetryAfter reads Retry-After in seconds or as an HTTP date.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+// retryDelay is the capped exponential backoff for a failed batch: 100 ms,
+// 200 ms, 400 ms, … up to 30 s, with ±20 % jitter; u is a uniform draw
+// from [0, 1).
+func retryDelay(attempt int, u float64) time.Duration {
+	return httpx.Jitter(httpx.Exponential(100*time.Millisecond, 30*time.Second, attempt), 0.8, 0.4, u)
 }

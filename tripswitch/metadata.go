@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"sync/atomic"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // BreakerMeta is a breaker's entry in the metadata cache.
@@ -102,7 +105,7 @@ func (c *Client) syncMetadata(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			c.logger.Warn("tripswitch: metadata sync failed", "error", err)
+			c.logEvery(slog.LevelWarn, "metadata-sync-failed", "tripswitch: metadata sync failed", "error", err)
 		}
 		t.Reset(c.cfg.metadataInterval)
 	}
@@ -169,7 +172,7 @@ func (c *Client) getMetadata(ctx context.Context, path, etag string, into any) (
 	if err != nil {
 		return false, "", transportError("GET", path, err)
 	}
-	defer drainClose(resp.Body)
+	defer httpx.DrainClose(resp.Body)
 	switch {
 	case resp.StatusCode == http.StatusNotModified:
 		return false, etag, nil

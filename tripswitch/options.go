@@ -21,6 +21,7 @@ const (
 	DefaultStateGracePeriod     = 30 * time.Second
 	DefaultStreamIdleTimeout    = 45 * time.Second
 	DefaultStartupTimeout       = 10 * time.Second
+	DefaultMaxInFlightBatches   = 4
 )
 
 // An Option configures a Client. Options are applied in order; the last of
@@ -45,6 +46,7 @@ type config struct {
 	metadataInterval  time.Duration
 	httpClient        *http.Client
 	batchSize         int
+	maxInFlight       int
 	flushInterval     time.Duration
 	bufferCapacity    int
 	gracePeriod       time.Duration
@@ -68,6 +70,7 @@ func defaultConfig() config {
 		baseURL:           DefaultBaseURL,
 		metadataInterval:  DefaultMetadataSyncInterval,
 		batchSize:         DefaultBatchSize,
+		maxInFlight:       DefaultMaxInFlightBatches,
 		flushInterval:     DefaultFlushInterval,
 		bufferCapacity:    DefaultBufferCapacity,
 		gracePeriod:       DefaultStateGracePeriod,
@@ -153,7 +156,9 @@ func WithMetadataSyncInterval(d time.Duration) Option {
 // status) are bounded by a 30 s timeout of their own; the state stream is
 // watched for idleness instead (WithStreamIdleTimeout). A Timeout set on hc
 // also ends the long-lived state stream, which then reconnects: prefer a
-// client without one.
+// client without one. Its transport should keep at least as many idle
+// connections per host as batches may be in flight (WithMaxInFlightBatches);
+// the default client's keeps that many plus two.
 func WithHTTPClient(hc *http.Client) Option {
 	return optionFunc(func(c *config) { c.httpClient = hc })
 }
@@ -161,6 +166,15 @@ func WithHTTPClient(hc *http.Client) Option {
 // WithBatchSize sets the most samples sent in one request. Default 500.
 func WithBatchSize(n int) Option {
 	return optionFunc(func(c *config) { c.batchSize = n })
+}
+
+// WithMaxInFlightBatches sets the most batches being delivered at once,
+// each in its own request. Default 4. While deliveries fail, a single
+// batch probes the server until one succeeds. Every batch in flight is
+// still counted in Stats.Buffered, which can exceed the buffer capacity by
+// at most n batches.
+func WithMaxInFlightBatches(n int) Option {
+	return optionFunc(func(c *config) { c.maxInFlight = n })
 }
 
 // WithFlushInterval sets the longest a sample waits before it is sent.

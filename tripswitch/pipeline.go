@@ -13,18 +13,20 @@ import (
 // pipeline is the bounded sample buffer between producers and the flusher.
 //
 // It is a few shards, each a mutex and a fixed ring; together the rings
-// hold exactly the buffer capacity. A producer puts each sample into a
-// shard picked at random, so concurrent producers rarely wait for the same
-// lock; a full shard passes the sample on to one with room. When every
-// shard is full, the picked one overwrites its oldest sample, which is
+// hold exactly the buffer capacity. Each processor puts samples into a
+// shard of its own while it is free (see lockShard), so concurrent
+// producers rarely wait for the same lock; a full shard passes the sample
+// on to one with room. When every shard is full, one picked at random
+// overwrites its oldest sample, which is
 // counted as dropped: the buffer keeps the newest samples, give or take
 // the last few of each shard.
 //
-// The flusher takes a batch of the oldest samples of all shards (merging
-// the shards by timestamp), sends it, and only then removes it, so that a
-// batch that fails stays buffered and is retried. A sample of the batch in
-// flight that is overwritten meanwhile keeps its place in the accounting
-// (the flusher holds a copy) until the batch's outcome is known.
+// The flusher takes batches of the oldest samples of all shards (merging
+// the shards by timestamp) out of the rings, and holds them while they are
+// in flight: held samples still count as buffered until their outcome is
+// known (resolve), and a batch that fails is put back (requeue) to be
+// retried. Several batches may be held at once, one per request in
+// flight.
 //
 // Samples of one goroutine are not kept in the order they were produced:
 // every sample carries its timestamp, and the server orders by it. A batch
@@ -33,9 +35,10 @@ import (
 // Accounting, with every shard locked:
 //
 //	produced = delivered + dropped + buffered
-//	buffered = Σ ring contents + Σ overwritten + held
+//	buffered = Σ ring contents + held
 //
-// so Buffered never exceeds the capacity by more than one batch.
+// so Buffered never exceeds the capacity by more than one batch per
+// request in flight.
 //
 // Targets (BENCHMARKS.md): queueing a sample allocates nothing and keeps
 // BenchmarkPreparedSample at or under 150 ns; under RunParallel the cost
@@ -48,6 +51,8 @@ type pipeline struct {
 	share     int           // samples a shard holds when the whole buffer holds about a batch
 	notify    chan struct{} // wakes the flusher when a batch may be ready
 	allFull   uint64        // full with every shard's bit set
+	hints     sync.Pool     // *uint32 into index: the shard a processor used last
+	index     []uint32      // index[i] == i
 
 	// full has bit i set while shard i's ring is full. It is written under
 	// the shard's lock when that changes (rarely), and read without locks,
@@ -59,7 +64,7 @@ type pipeline struct {
 	// consistent.
 	delivered  uint64
 	dropped    uint64 // refused or given up by the flusher
-	held       int    // taken out of the rings, with the flusher (see settle)
+	held       int    // taken out of the rings, with the flusher (see take)
 	discarding bool   // Close dropped the buffer: late outcomes change nothing
 }
 
@@ -67,16 +72,13 @@ type pipeline struct {
 type shard struct {
 	mu      sync.Mutex
 	ring    []slot
-	head    uint64 // sequence of the oldest sample
+	head    uint64 // sequence of the oldest sample (wraps: compare with ==)
 	tail    uint64 // sequence of the next sample
 	headPos int    // ring index of head
 	tailPos int    // ring index of tail
-
-	// The shard's part of the batch in flight is [head, flightEnd), less
-	// the overwritten samples, which head has already passed.
-	flightEnd   uint64
-	overwritten int
-	bit         uint64 // the shard's bit in pipeline.full
+	cursor  uint64 // take's merge position
+	bit     uint64 // the shard's bit in pipeline.full
+	index   uint32 // the shard's index in pipeline.shards
 
 	produced uint64
 	dropped  uint64 // overwritten when full, or produced after close
@@ -116,16 +118,45 @@ func newPipelineShards(capacity, batchSize, n int) *pipeline {
 		}
 		p.shards[i].ring = make([]slot, size)
 		p.shards[i].bit = 1 << i
+		p.shards[i].index = uint32(i)
+		p.index = append(p.index, uint32(i))
 		p.allFull |= 1 << i
 	}
 	return p
 }
 
-// lockShard locks the shard for a new sample: one picked at random, a
-// cheap per-call choice that spreads concurrent producers over the locks.
-// A full shard passes the sample on to one with room, if any, so that
-// nothing is dropped before the whole buffer is full.
+// lockShard locks the shard for a new sample. While the buffer has room, a
+// processor keeps using the shard it used last (a hint kept in a
+// sync.Pool, whose items stay with the processor that put them) until it
+// finds that shard locked by another, and then moves to one picked at
+// random: concurrent producers settle on different locks, and each keeps
+// its shard's cache lines. A full shard passes the sample on to one with
+// room, if any, so that nothing is dropped before the whole buffer is
+// full; then each sample goes to a shard picked at random.
 func (p *pipeline) lockShard() *shard {
+	if p.full.Load() == p.allFull {
+		return p.lockRandom()
+	}
+	var i uint32
+	if h, ok := p.hints.Get().(*uint32); ok {
+		i = *h
+	} else {
+		i = rand.Uint32()
+	}
+	sh, room := p.roomFrom(i)
+	if !room || !sh.mu.TryLock() {
+		sh = p.lockRandom()
+	} else if sh.isFull() { // it filled up meanwhile
+		sh.mu.Unlock()
+		sh = p.lockRandom()
+	}
+	p.hints.Put(&p.index[sh.index])
+	return sh
+}
+
+// lockRandom locks a shard picked at random, or the next one with room
+// when it is full.
+func (p *pipeline) lockRandom() *shard {
 	i := rand.Uint32()
 	for range len(p.shards) {
 		sh, room := p.roomFrom(i)
@@ -233,11 +264,7 @@ func (p *pipeline) append(sh *shard, s *wire.Sample, key int64) {
 		return
 	}
 	if sh.isFull() {
-		if sh.head < sh.flightEnd {
-			sh.overwritten++ // in flight: its fate waits for the batch
-		} else {
-			sh.dropped++
-		}
+		sh.dropped++
 		sh.head++
 		sh.headPos = sh.next(sh.headPos)
 	}
@@ -292,10 +319,10 @@ func (p *pipeline) unlockAll() {
 	}
 }
 
-// take copies up to max of the oldest samples into dst, merging the
-// shards by timestamp, and marks them as the batch in flight; the flusher
-// then calls settle or retry. It takes nothing while fewer than atLeast
-// samples are buffered, or while a batch is in flight or held.
+// take moves up to max of the oldest samples into dst, merging the shards
+// by timestamp; the flusher holds them, still counted as buffered, until it
+// calls resolve or requeue for them. It takes nothing while fewer than
+// atLeast samples are buffered in the rings.
 func (p *pipeline) take(dst []wire.Sample, max, atLeast int) []wire.Sample {
 	dst = dst[:0]
 	p.lockAll()
@@ -303,69 +330,45 @@ func (p *pipeline) take(dst []wire.Sample, max, atLeast int) []wire.Sample {
 	total := 0
 	for i := range p.shards {
 		sh := &p.shards[i]
-		if sh.head < sh.flightEnd || sh.overwritten > 0 {
-			return dst // a batch is already in flight
-		}
 		total += int(sh.tail - sh.head)
+		sh.cursor = sh.head
 	}
-	if p.held > 0 || total == 0 || total < atLeast {
+	if total == 0 || total < atLeast {
 		return dst
-	}
-	for i := range p.shards {
-		sh := &p.shards[i]
-		sh.flightEnd = sh.head // the shard's cursor while merging
 	}
 	for len(dst) < max {
 		var best *shard
 		for i := range p.shards {
 			sh := &p.shards[i]
-			if sh.flightEnd < sh.tail && (best == nil || sh.at(sh.flightEnd).key < best.at(best.flightEnd).key) {
+			if sh.cursor != sh.tail && (best == nil || sh.at(sh.cursor).key < best.at(best.cursor).key) {
 				best = sh
 			}
 		}
 		if best == nil {
 			break
 		}
-		dst = append(dst, best.at(best.flightEnd).s)
-		best.flightEnd++
+		dst = append(dst, best.at(best.cursor).s)
+		best.cursor++
+	}
+	for i := range p.shards {
+		sh := &p.shards[i]
+		for ; sh.head != sh.cursor; sh.head++ {
+			sh.ring[sh.headPos] = slot{}
+			sh.headPos = sh.next(sh.headPos)
+		}
+		p.removed(sh)
+	}
+	if !p.discarding {
+		p.held += len(dst)
 	}
 	return dst
 }
 
-// settle ends the batch in flight and removes it from the buffer:
-// delivered of its samples were accepted, dropped were given up, and the
-// rest stay with the flusher, still counted as buffered, until it calls
-// resolve or requeue for them.
-func (p *pipeline) settle(delivered, dropped int) {
-	p.lockAll()
-	defer p.unlockAll()
-	n := 0
-	for i := range p.shards {
-		sh := &p.shards[i]
-		n += sh.overwritten
-		for ; sh.head < sh.flightEnd; sh.head++ {
-			sh.ring[sh.headPos] = slot{}
-			sh.headPos = sh.next(sh.headPos)
-			n++
-		}
-		sh.flightEnd, sh.overwritten = 0, 0
-		p.removed(sh)
-	}
-	if p.discarding {
-		return
-	}
-	p.held += n
-	p.resolveLocked(delivered, dropped)
-}
-
-// resolve settles samples the flusher holds.
+// resolve settles samples the flusher holds: delivered were accepted,
+// dropped were given up.
 func (p *pipeline) resolve(delivered, dropped int) {
 	p.lockAll()
 	defer p.unlockAll()
-	p.resolveLocked(delivered, dropped)
-}
-
-func (p *pipeline) resolveLocked(delivered, dropped int) {
 	if p.discarding {
 		return
 	}
@@ -374,8 +377,10 @@ func (p *pipeline) resolveLocked(delivered, dropped int) {
 	p.dropped += uint64(dropped)
 }
 
-// requeue puts samples the flusher holds back into the buffer, to be
-// retried. They may overwrite older samples there, like any new sample.
+// requeue puts samples the flusher holds back into the buffer, ahead of
+// the samples there, to be retried first. They are older than any sample
+// buffered, so where the buffer has no room left they are the ones
+// dropped: the buffer keeps the newest samples.
 func (p *pipeline) requeue(samples []wire.Sample) {
 	p.lockAll()
 	defer p.unlockAll()
@@ -383,28 +388,26 @@ func (p *pipeline) requeue(samples []wire.Sample) {
 		return
 	}
 	p.held -= len(samples)
-	for i := range samples {
-		sh, _ := p.roomFrom(uint32(i))
-		p.append(sh, &samples[i], samples[i].TsMs*int64(time.Millisecond))
-	}
-}
-
-// retry ends the batch in flight without removing it: its samples stay
-// buffered for the next attempt, except those overwritten meanwhile, which
-// are now dropped.
-func (p *pipeline) retry() {
-	p.lockAll()
-	defer p.unlockAll()
-	for i := range p.shards {
-		sh := &p.shards[i]
-		sh.dropped += uint64(sh.overwritten)
-		sh.flightEnd, sh.overwritten = 0, 0
+	for i := len(samples) - 1; i >= 0; i-- {
+		sh, room := p.roomFrom(uint32(i))
+		if !room {
+			sh.dropped += uint64(i + 1)
+			return
+		}
+		sh.head--
+		if sh.headPos == 0 {
+			sh.headPos = len(sh.ring)
+		}
+		sh.headPos--
+		sh.ring[sh.headPos] = slot{s: samples[i], key: samples[i].TsMs * int64(time.Millisecond)}
+		if sh.isFull() {
+			p.full.Or(sh.bit)
+		}
 	}
 }
 
 // close stops intake and, when discard is set, counts everything still
-// buffered (the batch in flight and what the flusher holds included) as
-// dropped.
+// buffered (what the flusher holds included) as dropped.
 func (p *pipeline) close(discard bool) {
 	p.lockAll()
 	defer p.unlockAll()
@@ -415,9 +418,9 @@ func (p *pipeline) close(discard bool) {
 	p.discarding = true
 	for i := range p.shards {
 		sh := &p.shards[i]
-		sh.dropped += sh.tail - sh.head + uint64(sh.overwritten)
+		sh.dropped += sh.tail - sh.head
 		clear(sh.ring)
-		sh.head, sh.headPos, sh.flightEnd, sh.overwritten = sh.tail, sh.tailPos, 0, 0
+		sh.head, sh.headPos = sh.tail, sh.tailPos
 		p.removed(sh)
 	}
 	p.dropped += uint64(p.held)
@@ -439,7 +442,7 @@ func (p *pipeline) counts() pipelineCounts {
 		pc.produced += sh.produced
 		pc.dropped += sh.dropped
 		pc.invalid += sh.invalid
-		pc.buffered += int(sh.tail-sh.head) + sh.overwritten
+		pc.buffered += int(sh.tail - sh.head)
 	}
 	return pc
 }
@@ -447,15 +450,4 @@ func (p *pipeline) counts() pipelineCounts {
 // buffered is the number of samples waiting for delivery.
 func (p *pipeline) buffered() int {
 	return p.counts().buffered
-}
-
-// retryDelay is the capped exponential backoff for a failed batch: 100 ms,
-// 200 ms, 400 ms, … up to 30 s, with ±20 % jitter.
-func retryDelay(attempt int, randFloat func() float64) time.Duration {
-	d := 100 * time.Millisecond
-	for i := 1; i < attempt && d < 30*time.Second; i++ {
-		d *= 2
-	}
-	d = min(d, 30*time.Second)
-	return time.Duration(float64(d) * (0.8 + 0.4*randFloat()))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
@@ -64,7 +65,7 @@ func TestPipelineConcurrent(t *testing.T) {
 				continue
 			}
 			got = append(got, batch...)
-			p.settle(len(batch), 0)
+			p.resolve(len(batch), 0)
 		}
 	}()
 	go func() {
@@ -134,34 +135,42 @@ func TestPipelineOverflowKeepsNewest(t *testing.T) {
 }
 
 // TestPipelineBufferedBounded pushes from 256 goroutines into a buffer
-// whose flusher always has a batch in flight: Buffered never exceeds the
-// capacity by more than one batch.
+// whose flusher always has maxInFlight batches in flight: Buffered never
+// exceeds the capacity by more than one batch per request in flight.
 func TestPipelineBufferedBounded(t *testing.T) {
-	const capacity, batchSize = 10_000, 500
+	const capacity, batchSize, maxInFlight = 10_000, 500, 4
 	p := newPipeline(capacity, batchSize)
 	stop := make(chan struct{})
 	var consumer sync.WaitGroup
 	consumer.Add(1)
-	go func() { // takes a batch and keeps it in flight, failing now and then
+	go func() { // keeps batches in flight, failing now and then
 		defer consumer.Done()
-		var batch []wire.Sample
+		var inFlight [][]wire.Sample
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
+				for _, b := range inFlight {
+					p.resolve(len(b), 0)
+				}
 				return
 			default:
 			}
-			batch = p.take(batch, batchSize, 0)
+			if len(inFlight) < maxInFlight {
+				inFlight = append(inFlight, p.take(nil, batchSize, 0))
+				continue
+			}
 			pc := p.counts()
 			checkCounts(t, pc)
-			if pc.buffered > capacity+batchSize {
-				t.Errorf("buffered %d with capacity %d and batch %d", pc.buffered, capacity, batchSize)
+			if pc.buffered > capacity+maxInFlight*batchSize {
+				t.Errorf("buffered %d with capacity %d, batch %d and %d in flight", pc.buffered, capacity, batchSize, maxInFlight)
 				return
 			}
+			batch := inFlight[0]
+			inFlight = inFlight[1:]
 			if i%3 == 0 {
-				p.retry()
+				p.requeue(batch)
 			} else {
-				p.settle(len(batch), 0)
+				p.resolve(len(batch), 0)
 			}
 		}
 	}()
@@ -199,12 +208,11 @@ func TestPipelineSplitAccounting(t *testing.T) {
 	if len(batch) != 10 {
 		t.Fatalf("took %d", len(batch))
 	}
-	p.settle(0, 0) // all held
 	if pc := p.counts(); pc.buffered != 10 || pc.produced != 10 {
-		t.Fatalf("after settle %+v", pc)
+		t.Fatalf("after take %+v", pc)
 	}
 	if got := p.take(nil, 10, 0); len(got) != 0 {
-		t.Fatalf("took %d while the flusher holds a batch", len(got))
+		t.Fatalf("took %d from a buffer whose samples the flusher holds", len(got))
 	}
 	p.resolve(4, 1)
 	p.requeue(batch[5:])
@@ -217,7 +225,7 @@ func TestPipelineSplitAccounting(t *testing.T) {
 	if len(again) != 5 {
 		t.Fatalf("took %d requeued samples", len(again))
 	}
-	p.settle(5, 0)
+	p.resolve(5, 0)
 	if pc := p.counts(); pc.delivered != 9 || pc.buffered != 0 {
 		t.Fatalf("final %+v", pc)
 	}
@@ -232,7 +240,7 @@ func TestPipelineCloseDiscardsHeld(t *testing.T) {
 		p.push(&s, int64(i))
 	}
 	batch := p.take(nil, 10, 0)
-	p.settle(2, 0) // 8 held
+	p.resolve(2, 0) // 8 held
 	p.close(true)
 	p.resolve(8, 0)
 	p.requeue(batch)
@@ -273,4 +281,50 @@ func BenchmarkPipelinePushParallel(b *testing.B) {
 			p.push(&s, key)
 		}
 	})
+}
+
+// TestPipelineRequeue puts taken batches back: they are taken again first,
+// also into shards that had fewer samples (whose sequence numbers then go
+// below their start), and where the buffer is full of newer samples the
+// requeued ones are dropped, so that it keeps the newest.
+func TestPipelineRequeue(t *testing.T) {
+	for round := range 20 {
+		p := newPipelineShards(20, 10, 2)
+		for i := range 10 {
+			s := wire.Sample{Value: float64(i), TsMs: int64(i)}
+			p.push(&s, int64(i)*int64(time.Millisecond))
+		}
+		batch := p.take(nil, 10, 0)
+		p.requeue(append([]wire.Sample(nil), batch...))
+		again := p.take(nil, 10, 0)
+		if len(again) != 10 {
+			t.Fatalf("round %d: took %d requeued samples, want 10", round, len(again))
+		}
+		p.resolve(10, 0)
+		if pc := p.counts(); pc.delivered != 10 || pc.buffered != 0 || pc.dropped != 0 {
+			t.Fatalf("round %d: counts %+v", round, pc)
+		}
+	}
+
+	p := newPipelineShards(10, 10, 2)
+	push := func(from int) {
+		for i := from; i < from+10; i++ {
+			s := wire.Sample{Value: float64(i), TsMs: int64(i)}
+			p.push(&s, int64(i)*int64(time.Millisecond))
+		}
+	}
+	push(0)
+	old := p.take(nil, 10, 0)
+	push(10) // the buffer is full of newer samples
+	p.requeue(old)
+	pc := p.counts()
+	checkCounts(t, pc)
+	if pc.dropped != 10 || pc.buffered != 10 {
+		t.Fatalf("counts %+v, want the 10 requeued samples dropped", pc)
+	}
+	for _, s := range p.take(nil, 10, 0) {
+		if s.Value < 10 {
+			t.Fatalf("sample %v: an older requeued sample replaced a newer one", s.Value)
+		}
+	}
 }

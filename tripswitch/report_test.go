@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -147,5 +148,75 @@ func TestExecuteSamplesBeyondLimitsAreCountedNotSent(t *testing.T) {
 	}
 	if n := strings.Count(out, "field=tags"); n != 1 { // the tag value and the tag count: one field
 		t.Errorf("field=tags logged %d times, want once:\n%s", n, out)
+	}
+}
+
+func TestReportValidation(t *testing.T) {
+	f := newFakeServer(t)
+	c := newTestClient(t, f)
+	for _, s := range []tripswitch.Sample{
+		{Metric: "m", Value: 1},
+		{RouterID: "r", Value: 1},
+		{RouterID: "r", Metric: "m", Value: nan()},
+	} {
+		if err := c.Report(context.Background(), s); err == nil {
+			t.Errorf("Report(%+v) accepted", s)
+		}
+	}
+	if s := c.Stats(); s.Produced != 0 {
+		t.Fatalf("invalid samples were counted: %+v", s)
+	}
+}
+
+func nan() float64 { var z float64; return z / z }
+
+func TestReporterReportValues(t *testing.T) {
+	f := newFakeServer(t)
+	c := newTestClient(t, f, tripswitch.WithTraceIDExtractor(func(context.Context) string { return "" }))
+	rep, err := c.NewReporter("rtr_h", "latency", map[string]string{"route": "/pay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Now().Truncate(time.Millisecond)
+	if err := rep.ReportValues(context.Background(), ts, []float64{1, 2, nan()}, true, ""); err == nil {
+		t.Fatal("non-finite value accepted")
+	}
+	_ = rep.Report(context.Background(), ts, 0.5, true, "")
+	if err := rep.ReportValues(context.Background(), ts, []float64{10, 20, 30}, false, "4bf92f3577b34da6a3ce929d0e0e4736"); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.ReportValues(context.Background(), ts, []float64{40, 50}, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	s := c.Stats()
+	checkIdentity(t, s)
+	if s.Produced != 6 || s.Buffered != 6 {
+		t.Fatalf("stats %+v", s)
+	}
+	if err := c.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := f.samples()
+	// One timestamp for all: the order among them is not promised.
+	sort.Slice(got, func(i, j int) bool { return num(t, got[i]["value"]) < num(t, got[j]["value"]) })
+	var values []float64
+	for _, smp := range got {
+		values = append(values, num(t, smp["value"]))
+		if num(t, smp["ts_ms"]) != float64(ts.UnixMilli()) {
+			t.Fatalf("sample %v", smp)
+		}
+	}
+	if fmt.Sprint(values) != "[0.5 10 20 30 40 50]" {
+		t.Fatalf("values %v", values)
+	}
+	if got[1]["ok"] != false || got[1]["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" || got[4]["ok"] != true || got[1]["tags"].(map[string]any)["route"] != "/pay" {
+		t.Fatalf("samples %v", got)
+	}
+	closeClient(t, c)
+	if err := rep.ReportValues(context.Background(), ts, []float64{1, 2}, true, ""); !errors.Is(err, tripswitch.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+	if s := c.Stats(); s.Produced != 8 || s.Dropped != 2 {
+		t.Fatalf("stats after Close %+v", s)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // Status is the project's breaker summary from the server.
@@ -38,7 +40,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, fmt.Errorf("tripswitch: %w", transportError("GET", "/status", err))
 	}
-	defer drainClose(resp.Body)
+	defer httpx.DrainClose(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return Status{}, fmt.Errorf("tripswitch: GET /status: unexpected status %s", resp.Status)
 	}

@@ -8,12 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/r3labs/sse/v2"
+	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
 )
 
 // maxEventBytes bounds one state stream event.
@@ -140,16 +142,16 @@ func (c *Client) runStream(ctx context.Context) {
 		c.streamDown(err)
 		if permanent(err) {
 			c.stream.refuse(err)
-			c.logger.Error("tripswitch: state stream refused", "project", c.projectID, "error", err)
+			c.logEvery(slog.LevelError, "stream-refused", "tripswitch: state stream refused", "project", c.projectID, "error", err)
 		} else {
-			c.logger.Warn("tripswitch: state stream disconnected", "project", c.projectID, "error", err)
+			c.logEvery(slog.LevelWarn, "stream-disconnected", "tripswitch: state stream disconnected", "project", c.projectID, "error", err)
 		}
 		if good {
 			attempt = 0
 		}
 		steps := c.cfg.backoff
 		d := steps[min(attempt, len(steps)-1)]
-		d = time.Duration(float64(d) * (0.8 + 0.4*c.randFloat()))
+		d = httpx.Jitter(d, 0.8, 0.4, c.randFloat())
 		attempt++
 		t := time.NewTimer(d)
 		select {
@@ -259,6 +261,8 @@ func (c *Client) checkNoBreakers(ctx context.Context, conn *streamConn) {
 // streamOnce runs one connection; good reports whether it delivered an
 // event.
 func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
+	var checks sync.WaitGroup // the connection's check for an empty project
+	defer checks.Wait()       // after cancel: prompt
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -311,8 +315,8 @@ func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
 	// syncs such a connection after its next answer; ask at once when it
 	// is off, or when its last answer listed no breaker.
 	if list := c.meta.breakers.Load(); (list == nil && c.cfg.metadataInterval <= 0) || (list != nil && len(*list) == 0) {
-		c.wg.Add(1)
-		go func() { defer c.wg.Done(); c.checkNoBreakers(ctx, conn) }()
+		checks.Add(1)
+		go func() { defer checks.Done(); c.checkNoBreakers(ctx, conn) }()
 	}
 	r := sse.NewEventStreamReader(&activityReader{r: resp.Body, last: &lastByte}, maxEventBytes)
 	for {
@@ -340,7 +344,7 @@ func (c *Client) streamOnce(ctx context.Context) (good bool, err error) {
 func (c *Client) handleEvent(data []byte) bool {
 	ev, st, err := decodeStateEvent(data)
 	if err != nil {
-		c.logger.Warn("tripswitch: ignoring malformed state event", "error", err)
+		c.logEvery(slog.LevelWarn, "stream-malformed-event", "tripswitch: ignoring malformed state event", "error", err)
 		return false
 	}
 	rate := 1.0
@@ -349,7 +353,7 @@ func (c *Client) handleEvent(data []byte) bool {
 		rate = 0
 	case StateHalfOpen:
 		if ev.AllowRate == nil {
-			c.logger.Warn("tripswitch: half-open event without allow_rate; treating it as 0", "breaker", ev.Breaker)
+			c.logEvery(slog.LevelWarn, "stream-half-open-without-rate", "tripswitch: half-open event without allow_rate; treating it as 0", "breaker", ev.Breaker)
 			rate = 0
 		} else {
 			rate = *ev.AllowRate

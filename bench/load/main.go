@@ -57,6 +57,8 @@ func parseFlags(args []string, stderr io.Writer) (cfg Config, cpuProfile string,
 	fs.BoolVar(&cfg.Prepared, "prepared", cfg.Prepared, "call through tripswitch.Prepare instead of passing options to every Execute")
 	fs.IntVar(&cfg.SampleEvery, "sample-every", cfg.SampleEvery, "time a direct call and an Execute call every N calls per caller")
 	fs.Float64Var(&cfg.Rate, "rate", cfg.Rate, "most calls per second of all callers together (0: unlimited)")
+	fs.StringVar(&cfg.Server, "server", cfg.Server, "run this tripswitch-local binary as the server, in a process of its own (default: a server in this process)")
+	fs.IntVar(&cfg.Buffer, "buffer", cfg.Buffer, "the client's buffer capacity in samples (0: tripswitch.DefaultBufferCapacity)")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := fs.Parse(args); err != nil {
 		return cfg, "", err

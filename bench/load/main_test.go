@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,6 +106,11 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-goroutines", "0"}, wantErr: "goroutines must be positive"},
 		{args: []string{"-sample-every", "-1"}, wantErr: "sample-every must be positive"},
 		{args: []string{"-rate", "-5"}, wantErr: "rate must not be negative"},
+		{
+			args: []string{"-server", "/bin/tripswitch-local", "-buffer", "100000"},
+			want: Config{Duration: 30 * time.Second, Goroutines: 8, SampleEvery: 64, Server: "/bin/tripswitch-local", Buffer: 100_000},
+		},
+		{args: []string{"-buffer", "-1"}, wantErr: "buffer must not be negative"},
 		{args: []string{"extra"}, wantErr: `unexpected argument "extra"`},
 		{args: []string{"-nope"}, wantErr: "flag provided but not defined: -nope"},
 	}
@@ -186,5 +193,48 @@ func TestPeakRSS(t *testing.T) {
 	got := peakRSS()
 	if got == 0 || got < -1 {
 		t.Fatalf("peakRSS() = %d; want a positive size or -1", got)
+	}
+}
+
+// TestRunAgainstServerProcess runs the load core against tripswitch-local
+// in a process of its own, built for the test: every sample arrives, and
+// the report prints the delivery rate.
+func TestRunAgainstServerProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds tripswitch-local")
+	}
+	bin := filepath.Join(t.TempDir(), "tripswitch-local")
+	build := exec.Command("go", "build", "-o", bin, "github.com/tripswitch-otel/tripswitch-go/cmd/tripswitch-local")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var out bytes.Buffer
+	res, err := run(context.Background(), Config{
+		Duration:    time.Second,
+		Goroutines:  2,
+		SampleEvery: 8,
+		Rate:        2000,
+		Server:      bin,
+	}, &out)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	t.Logf("\n%s", out.String())
+	a := res.AfterClose
+	if res.Calls == 0 || a.Produced != res.Calls || a.Delivered != a.Produced || a.Dropped != 0 || res.Accepted != a.Delivered {
+		t.Fatalf("calls %d; after Close produced %d, delivered %d, dropped %d; accepted %d: want every sample delivered",
+			res.Calls, a.Produced, a.Delivered, a.Dropped, res.Accepted)
+	}
+	for _, want := range []string{"in a process of its own", "samples/s sustained, 0 dropped"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestParseExports(t *testing.T) {
+	got := parseExports("export A=plain\nexport B='it'\\''s'\nnot a line\n")
+	if got["A"] != "plain" || got["B"] != "it's" || len(got) != 2 {
+		t.Fatalf("parseExports = %v", got)
 	}
 }

@@ -23,10 +23,18 @@ func writeHeader(w io.Writer, cfg Config) {
 	if cfg.Rate > 0 {
 		rate = strconv.FormatFloat(cfg.Rate, 'f', -1, 64) + " calls/s"
 	}
-	fmt.Fprintf(w, "tripswitch load run: %s, %d goroutines, %v, rate %s\n", mode(cfg), cfg.Goroutines, cfg.Duration, rate)
+	buffer := cfg.Buffer
+	if buffer == 0 {
+		buffer = tripswitch.DefaultBufferCapacity
+	}
+	fmt.Fprintf(w, "tripswitch load run: %s, %d goroutines, %v, rate %s, buffer %d samples\n", mode(cfg), cfg.Goroutines, cfg.Duration, rate, buffer)
 	fmt.Fprintf(w, "go %s %s/%s, GOMAXPROCS %d, NumCPU %d, tripswitch %s\n",
 		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), runtime.NumCPU(), tripswitch.Version)
-	fmt.Fprintln(w, "note: the local server runs in this process over loopback and competes with the callers for the same CPUs")
+	if cfg.Server != "" {
+		fmt.Fprintf(w, "server: %s in a process of its own, over loopback (it shares the machine's CPUs with this one)\n", cfg.Server)
+	} else {
+		fmt.Fprintln(w, "note: the local server runs in this process over loopback and competes with the callers for the same CPUs")
+	}
 }
 
 func writeResult(w io.Writer, r Result) {
@@ -57,10 +65,13 @@ func writeResult(w io.Writer, r Result) {
 		row("close error", "%v", r.CloseErr)
 	}
 	row("batches", "%s attempts, %s failed, request time p50 %v p99 %v", group(r.Batches), group(a.FlushFailures), r.BatchTime.P50.Round(time.Microsecond), r.BatchTime.P99.Round(time.Microsecond))
-	row("server kept", "%s samples (keeps the most recent %s)", group(uint64(r.ServerKept)), group(serverSampleLimit))
+	if r.ServerKept >= 0 {
+		row("server kept", "%s samples (keeps the most recent %s)", group(uint64(r.ServerKept)), group(serverSampleLimit))
+	}
+	row("delivered", "%s samples/s sustained, %s dropped", groupF(r.DeliveredPerSecond()), group(a.Dropped))
 	rss := "n/a"
 	if r.PeakRSS >= 0 {
-		rss = fmt.Sprintf("%.1f MiB (VmHWM, whole process incl. server)", float64(r.PeakRSS)/(1<<20))
+		rss = fmt.Sprintf("%.1f MiB (VmHWM, this process)", float64(r.PeakRSS)/(1<<20))
 	}
 	row("peak RSS", "%s", rss)
 }

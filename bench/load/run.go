@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/tripswitch-otel/tripswitch-go/localserver"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
 )
 
@@ -33,6 +33,8 @@ type Config struct {
 	Prepared    bool          // call through tripswitch.Prepare
 	SampleEvery int           // each caller times a direct/Execute pair every SampleEvery calls
 	Rate        float64       // most calls per second of all callers together; 0 means unlimited
+	Server      string        // a tripswitch-local binary to run as the server; "" for one in this process
+	Buffer      int           // the client's buffer capacity; 0 for tripswitch.DefaultBufferCapacity
 }
 
 func (c Config) validate() error {
@@ -43,6 +45,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("goroutines must be positive, got %d", c.Goroutines)
 	case c.SampleEvery <= 0:
 		return fmt.Errorf("sample-every must be positive, got %d", c.SampleEvery)
+	case c.Buffer < 0:
+		return fmt.Errorf("buffer must not be negative, got %d", c.Buffer)
 	case c.Rate < 0:
 		return fmt.Errorf("rate must not be negative, got %v", c.Rate)
 	}
@@ -71,7 +75,7 @@ type Result struct {
 	AfterClose tripswitch.Stats // client stats after Close
 	CloseErr   error            // what Close returned
 
-	ServerKept int   // samples the server kept (at most serverSampleLimit, the most recent)
+	ServerKept int   // samples the server kept (at most serverSampleLimit, the most recent); -1 for a server process
 	PeakRSS    int64 // bytes; -1 when unavailable
 }
 
@@ -98,39 +102,32 @@ func run(ctx context.Context, cfg Config, out io.Writer) (res Result, err error)
 	}
 	res.Config = cfg
 
-	srv, err := localserver.New(localserver.Config{SampleLimit: serverSampleLimit})
+	var srv *server
+	if cfg.Server != "" {
+		srv, err = startProcess(ctx, cfg.Server, os.Stderr)
+	} else {
+		srv, err = startInProcess()
+	}
 	if err != nil {
 		return res, err
 	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		return res, err
-	}
 	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-		defer cancel()
-		if serr := srv.Shutdown(sctx); serr != nil && err == nil {
+		if serr := srv.stop(); serr != nil && err == nil {
 			err = fmt.Errorf("server shutdown: %w", serr)
 		}
 	}()
-	creds := srv.Credentials()
-	if err := srv.Seed(creds.ProjectID, localserver.Seed{
-		Routers: []localserver.SeedRouter{{ID: routerID, Name: "load"}},
-		Breakers: []localserver.SeedBreaker{{
-			// A task that never fails never reaches an error rate above
-			// 99 %; the largest min_count allowed is a second safeguard.
-			Name: breakerName, Metric: metricName, Kind: "error_rate", Op: "gt", Threshold: 0.99,
-			MinCount: 1_000_000, RouterIDs: []string{routerID},
-		}},
-	}); err != nil {
-		return res, fmt.Errorf("seed: %w", err)
-	}
 
 	var flushes flushLog
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
-	c, err := tripswitch.NewClient(cctx, creds.ProjectID,
-		tripswitch.WithBaseURL(srv.URL()),
-		tripswitch.WithProjectKey(creds.ProjectKey),
-		tripswitch.WithIngestSecret(creds.IngestSecret),
+	buffer := cfg.Buffer
+	if buffer == 0 {
+		buffer = tripswitch.DefaultBufferCapacity
+	}
+	c, err := tripswitch.NewClient(cctx, srv.projectID,
+		tripswitch.WithBufferCapacity(buffer),
+		tripswitch.WithBaseURL(srv.baseURL),
+		tripswitch.WithProjectKey(srv.projectKey),
+		tripswitch.WithIngestSecret(srv.ingestSecret),
 		tripswitch.WithHooks(tripswitch.Hooks{Flush: flushes.record}),
 	)
 	cancel()
@@ -202,7 +199,7 @@ func run(ctx context.Context, cfg Config, out io.Writer) (res Result, err error)
 	res.AfterClose = c.Stats()
 	res.Accepted = flushes.accepted.Load()
 	res.Batches, res.BatchTime = flushes.summary()
-	res.ServerKept = len(srv.Samples(creds.ProjectID))
+	res.ServerKept = srv.kept()
 	res.PeakRSS = peakRSS()
 
 	writeResult(out, res)

@@ -90,3 +90,50 @@ func TestParseSecret(t *testing.T) {
 		}
 	}
 }
+
+// jsonSample is a sample in the shape encoding/json would encode it, for
+// BenchmarkAppendBatch's comparison.
+type jsonSample struct {
+	RouterID string            `json:"router_id"`
+	Metric   string            `json:"metric"`
+	TsMs     int64             `json:"ts_ms"`
+	Value    float64           `json:"value"`
+	OK       bool              `json:"ok"`
+	Tags     map[string]string `json:"tags,omitempty"`
+	TraceID  string            `json:"trace_id,omitempty"`
+}
+
+// BenchmarkAppendBatch encodes a batch of 500 samples with the encoder
+// of this package and with encoding/json.
+func BenchmarkAppendBatch(b *testing.B) {
+	tags := map[string]string{"env": "prod", "region": "eu-west-1"}
+	samples := make([]Sample, 500)
+	js := make([]jsonSample, len(samples))
+	for i := range samples {
+		samples[i] = Sample{RouterID: "rtr_checkout", Metric: "latency", TsMs: 1_700_000_000_000 + int64(i),
+			Value: 12.5 + float64(i), OK: i%7 != 0, Tags: NewTags(tags), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"}
+		s := samples[i]
+		js[i] = jsonSample{s.RouterID, s.Metric, s.TsMs, s.Value, s.OK, tags, s.TraceID}
+	}
+	b.Run("wire", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for b.Loop() {
+			buf = AppendBatch(buf[:0], samples)
+		}
+		b.SetBytes(int64(len(buf)))
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		doc := struct {
+			Samples []jsonSample `json:"samples"`
+		}{js}
+		for b.Loop() {
+			buf.Reset()
+			_ = enc.Encode(&doc)
+		}
+		b.SetBytes(int64(buf.Len()))
+	})
+}
