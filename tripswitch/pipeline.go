@@ -16,10 +16,11 @@ import (
 // hold exactly the buffer capacity. Each processor puts samples into a
 // shard of its own while it is free (see lockShard), so concurrent
 // producers rarely wait for the same lock; a full shard passes the sample
-// on to one with room. When every shard is full, one picked at random
-// overwrites its oldest sample, which is
-// counted as dropped: the buffer keeps the newest samples, give or take
-// the last few of each shard.
+// on to one with room. When every shard is full, the processor's shard
+// overwrites its oldest sample, which is counted as dropped, and after
+// rotate samples it sends the processor on to the next shard:
+// each shard keeps its newest samples, and the buffer the newest ones give
+// or take rotate per shard.
 //
 // The flusher takes batches of the oldest samples of all shards (merging
 // the shards by timestamp) out of the rings, and holds them while they are
@@ -77,8 +78,11 @@ type shard struct {
 	headPos int    // ring index of head
 	tailPos int    // ring index of tail
 	cursor  uint64 // take's merge position
-	bit     uint64 // the shard's bit in pipeline.full
-	index   uint32 // the shard's index in pipeline.shards
+	// overwrites counts samples overwritten since a processor was last
+	// sent on to the next shard (see lockShard).
+	overwrites int
+	bit        uint64 // the shard's bit in pipeline.full
+	index      uint32 // the shard's index in pipeline.shards
 
 	produced uint64
 	dropped  uint64 // overwritten when full, or produced after close
@@ -125,34 +129,56 @@ func newPipelineShards(capacity, batchSize, n int) *pipeline {
 	return p
 }
 
-// lockShard locks the shard for a new sample. While the buffer has room, a
-// processor keeps using the shard it used last (a hint kept in a
-// sync.Pool, whose items stay with the processor that put them) until it
-// finds that shard locked by another, and then moves to one picked at
-// random: concurrent producers settle on different locks, and each keeps
-// its shard's cache lines. A full shard passes the sample on to one with
-// room, if any, so that nothing is dropped before the whole buffer is
-// full; then each sample goes to a shard picked at random.
+// lockShard locks the shard for a new sample. A processor keeps using the
+// shard it used last (a hint kept in a sync.Pool, whose items stay with
+// the processor that put them) until it finds that shard locked by
+// another, and then moves to one picked at random: concurrent producers
+// settle on different locks, and each keeps its shard's cache lines.
+//
+// While the buffer has room, a full shard passes the sample on to one with
+// room, so that nothing is dropped before the whole buffer is full. Once
+// it is full, the sample overwrites the oldest of the processor's shard,
+// and after overwriting rotate samples a shard sends the processor on to
+// the next shard: every producer renews every shard in turn, so that the
+// buffer keeps the newest samples also with a single producer, at the
+// cost of one move per rotate samples.
 func (p *pipeline) lockShard() *shard {
-	if p.full.Load() == p.allFull {
-		return p.lockRandom()
-	}
 	var i uint32
 	if h, ok := p.hints.Get().(*uint32); ok {
 		i = *h
 	} else {
 		i = rand.Uint32()
 	}
-	sh, room := p.roomFrom(i)
-	if !room || !sh.mu.TryLock() {
-		sh = p.lockRandom()
-	} else if sh.isFull() { // it filled up meanwhile
-		sh.mu.Unlock()
-		sh = p.lockRandom()
+	var sh *shard
+	if p.full.Load() == p.allFull {
+		sh = &p.shards[i&p.mask]
+		if !sh.mu.TryLock() {
+			sh = p.lockRandom()
+		}
+		if sh.overwrites >= rotate {
+			sh.overwrites = 0
+			p.hints.Put(&p.index[(sh.index+1)&p.mask])
+			return sh
+		}
+	} else {
+		var room bool
+		sh, room = p.roomFrom(i)
+		if !room || !sh.mu.TryLock() {
+			sh = p.lockRandom()
+		} else if sh.isFull() { // it filled up meanwhile
+			sh.mu.Unlock()
+			sh = p.lockRandom()
+		}
 	}
 	p.hints.Put(&p.index[sh.index])
 	return sh
 }
+
+// rotate is how many samples a full shard overwrites before it sends the
+// processor writing them on to the next shard (see lockShard).
+// A shard's ring holds its newest samples; with every shard renewed in
+// turn, the buffer holds the newest samples give or take rotate per shard.
+const rotate = 64
 
 // lockRandom locks a shard picked at random, or the next one with room
 // when it is full.
@@ -265,6 +291,7 @@ func (p *pipeline) append(sh *shard, s *wire.Sample, key int64) {
 	}
 	if sh.isFull() {
 		sh.dropped++
+		sh.overwrites++
 		sh.head++
 		sh.headPos = sh.next(sh.headPos)
 	}

@@ -104,8 +104,9 @@ func TestPipelineConcurrent(t *testing.T) {
 }
 
 // TestPipelineOverflowKeepsNewest overflows the buffer from one goroutine:
-// exactly the overflow is dropped, the samples kept are recent ones, and a
-// batch comes out oldest first.
+// exactly the overflow is dropped, the samples kept are the newest give or
+// take rotate per shard (a single producer, which would otherwise stay on
+// one shard, renews them all), and a batch comes out oldest first.
 func TestPipelineOverflowKeepsNewest(t *testing.T) {
 	const capacity, pushed = 1000, 25_000
 	p := newPipelineShards(capacity, 100, 4)
@@ -123,9 +124,10 @@ func TestPipelineOverflowKeepsNewest(t *testing.T) {
 		t.Fatalf("took %d", len(batch))
 	}
 	for i, s := range batch {
-		// Each shard keeps its newest quarter of the capacity: far more
-		// than that of the last 4×capacity samples land in every shard.
-		if s.Value < pushed-4*capacity {
+		// Each shard keeps its newest samples, and the producer moves to
+		// the next shard every rotate samples: what is kept is among the
+		// newest capacity samples, give or take rotate per shard.
+		if s.Value < pushed-capacity-4*rotate {
 			t.Fatalf("sample %d = %v: an old sample survived the overflow", i, s.Value)
 		}
 		if i > 0 && s.Value <= batch[i-1].Value {
@@ -258,7 +260,8 @@ func TestPipelineCloseDiscardsHeld(t *testing.T) {
 
 // BenchmarkPipelinePush queues samples into a full buffer (every sample
 // overwrites the oldest), as during an outage: the buffer's part of
-// BenchmarkPreparedSample, without the clock reads.
+// BenchmarkPreparedSample, without the clock reads. See
+// BenchmarkPipelinePushDelivered for a buffer with room.
 func BenchmarkPipelinePush(b *testing.B) {
 	p := newPipeline(1<<16, 500)
 	s := wire.Sample{RouterID: "rtr_checkout", Metric: "latency", OK: true}
@@ -279,6 +282,50 @@ func BenchmarkPipelinePushParallel(b *testing.B) {
 		for pb.Next() {
 			key++
 			p.push(&s, key)
+		}
+	})
+}
+
+// BenchmarkPipelinePushDelivered queues samples into a buffer that has
+// room, as while the server accepts them: every 512 samples the producer
+// also takes a batch of 512 and settles it as delivered, so the cost per
+// sample includes the flusher's share (locking every shard, merging).
+func BenchmarkPipelinePushDelivered(b *testing.B) {
+	p := newPipeline(1<<16, 500)
+	b.ReportAllocs()
+	pushDelivered(b, p, func(f func()) {
+		for b.Loop() {
+			f()
+		}
+	})
+}
+
+func BenchmarkPipelinePushDeliveredParallel(b *testing.B) {
+	p := newPipeline(1<<16, 500)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		pushDelivered(b, p, func(f func()) {
+			for pb.Next() {
+				f()
+			}
+		})
+	})
+	if pc := p.counts(); pc.dropped != 0 {
+		b.Fatalf("the buffer overflowed: %+v", pc)
+	}
+}
+
+func pushDelivered(b *testing.B, p *pipeline, loop func(func())) {
+	const every = 512
+	s := wire.Sample{RouterID: "rtr_checkout", Metric: "latency", OK: true}
+	dst := make([]wire.Sample, 0, every)
+	var key int64
+	loop(func() {
+		key++
+		p.push(&s, key)
+		if key%every == 0 {
+			dst = p.take(dst, every, 0)
+			p.resolve(len(dst), 0)
 		}
 	})
 }
