@@ -183,11 +183,12 @@ func WithFlushInterval(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.flushInterval = d })
 }
 
-// WithBufferCapacity sets the most samples held in memory. When full, the
-// oldest are dropped (and counted in Stats): the buffer is split into a
+// WithBufferCapacity sets the most samples held in memory. When full, old
+// samples are dropped (and counted in Stats): the buffer is split into a
 // few parts that each drop their own oldest, and producers move on to the
-// next part every 64 samples, so the samples kept are the newest give or
-// take 64 per part. Default 10,000.
+// next part every 64 samples, so the samples kept are close to the newest
+// (a part no producer has reached for a while may keep older ones).
+// Default 10,000.
 func WithBufferCapacity(n int) Option {
 	return optionFunc(func(c *config) { c.bufferCapacity = n })
 }

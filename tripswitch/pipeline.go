@@ -19,8 +19,11 @@ import (
 // on to one with room. When every shard is full, the processor's shard
 // overwrites its oldest sample, which is counted as dropped, and after
 // rotate samples it sends the processor on to the next shard:
-// each shard keeps its newest samples, and the buffer the newest ones give
-// or take rotate per shard.
+// each shard keeps its own newest samples, and since every shard is
+// renewed in turn the buffer keeps close to the newest ones. It is not
+// exact: a shard that no processor has reached for a while (a goroutine
+// that changed processors, a hint lost to a garbage collection) still
+// holds older samples until one does.
 //
 // The flusher takes batches of the oldest samples of all shards (merging
 // the shards by timestamp) out of the rings, and holds them while they are
@@ -176,8 +179,8 @@ func (p *pipeline) lockShard() *shard {
 
 // rotate is how many samples a full shard overwrites before it sends the
 // processor writing them on to the next shard (see lockShard).
-// A shard's ring holds its newest samples; with every shard renewed in
-// turn, the buffer holds the newest samples give or take rotate per shard.
+// A shard's ring holds its own newest samples; with every shard renewed
+// in turn, the buffer holds close to the newest samples.
 const rotate = 64
 
 // lockRandom locks a shard picked at random, or the next one with room

@@ -104,9 +104,13 @@ func TestPipelineConcurrent(t *testing.T) {
 }
 
 // TestPipelineOverflowKeepsNewest overflows the buffer from one goroutine:
-// exactly the overflow is dropped, the samples kept are the newest give or
-// take rotate per shard (a single producer, which would otherwise stay on
-// one shard, renews them all), and a batch comes out oldest first.
+// exactly the overflow is dropped, a batch comes out oldest first, and
+// what is kept is close to the newest samples. Each shard keeps its own
+// newest and the producer moves to the next shard every rotate samples;
+// how far behind a shard can fall depends on the processors the goroutine
+// runs on (and on hints lost to a collection), so the test checks that no
+// sample kept is older than a few capacities and that most are among the
+// newest, not an exact bound.
 func TestPipelineOverflowKeepsNewest(t *testing.T) {
 	const capacity, pushed = 1000, 25_000
 	p := newPipelineShards(capacity, 100, 4)
@@ -123,16 +127,20 @@ func TestPipelineOverflowKeepsNewest(t *testing.T) {
 	if len(batch) != capacity {
 		t.Fatalf("took %d", len(batch))
 	}
+	recent := 0
 	for i, s := range batch {
-		// Each shard keeps its newest samples, and the producer moves to
-		// the next shard every rotate samples: what is kept is among the
-		// newest capacity samples, give or take rotate per shard.
-		if s.Value < pushed-capacity-4*rotate {
+		if s.Value < pushed-4*capacity {
 			t.Fatalf("sample %d = %v: an old sample survived the overflow", i, s.Value)
+		}
+		if s.Value >= pushed-capacity-4*rotate {
+			recent++
 		}
 		if i > 0 && s.Value <= batch[i-1].Value {
 			t.Fatalf("sample %d = %v after %v: not oldest first", i, s.Value, batch[i-1].Value)
 		}
+	}
+	if recent < capacity*3/4 {
+		t.Errorf("%d of %d samples kept are among the newest %d: want most", recent, capacity, capacity+4*rotate)
 	}
 }
 
