@@ -14,41 +14,16 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/tripswitch-otel/tripswitch-go/internal/wraptest"
 	"github.com/tripswitch-otel/tripswitch-go/localserver"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitchgrpc"
 )
 
-// connect starts the project's local Tripswitch server with an inventory
+// connect starts the project's local Tripswitch server with a inventory
 // router and breaker, and a client of it, for the examples.
 func connect() (*localserver.Server, *tripswitch.Client) {
-	srv, err := localserver.New(localserver.Config{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		log.Fatal(err)
-	}
-	creds := srv.Credentials()
-	err = srv.Seed(creds.ProjectID, localserver.Seed{
-		Routers: []localserver.SeedRouter{{ID: "rtr_inventory", Name: "inventory"}},
-		Breakers: []localserver.SeedBreaker{{
-			Name: "inventory-errors", Metric: "latency", Kind: "error_rate", Op: "gt", Threshold: 0.5,
-			MinCount: 10, RouterIDs: []string{"rtr_inventory"},
-		}},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	client, err := tripswitch.NewClient(context.Background(), creds.ProjectID,
-		tripswitch.WithBaseURL(creds.BaseURL),
-		tripswitch.WithProjectKey(creds.ProjectKey),
-		tripswitch.WithIngestSecret(creds.IngestSecret),
-	)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return srv, client
+	return wraptest.Connect("rtr_inventory", "inventory-errors")
 }
 
 func ExampleNew() {

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
+	"github.com/tripswitch-otel/tripswitch-go/internal/wraptest"
 	"github.com/tripswitch-otel/tripswitch-go/localserver"
 	"github.com/tripswitch-otel/tripswitch-go/otelbridge"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
@@ -22,34 +23,7 @@ import (
 // connect starts the project's local Tripswitch server with a payments
 // router and breaker, and a client of it, for the examples.
 func connect() (*localserver.Server, *tripswitch.Client) {
-	srv, err := localserver.New(localserver.Config{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := srv.Start("127.0.0.1:0"); err != nil {
-		log.Fatal(err)
-	}
-	creds := srv.Credentials()
-	err = srv.Seed(creds.ProjectID, localserver.Seed{
-		Routers: []localserver.SeedRouter{{ID: "rtr_payments", Name: "payments"}},
-		Breakers: []localserver.SeedBreaker{{
-			Name: "payments-errors", Metric: "latency", Kind: "error_rate", Op: "gt", Threshold: 0.5,
-			MinCount: 10, RouterIDs: []string{"rtr_payments"},
-		}},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	client, err := tripswitch.NewClient(context.Background(), creds.ProjectID,
-		tripswitch.WithBaseURL(creds.BaseURL),
-		tripswitch.WithProjectKey(creds.ProjectKey),
-		tripswitch.WithIngestSecret(creds.IngestSecret),
-		tripswitch.WithTraceIDExtractor(otelbridge.TraceID),
-	)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return srv, client
+	return wraptest.Connect("rtr_payments", "payments-errors", tripswitch.WithTraceIDExtractor(otelbridge.TraceID))
 }
 
 func ExampleNewTransport() {

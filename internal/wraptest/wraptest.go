@@ -5,6 +5,8 @@ package wraptest
 
 import (
 	"context"
+	"log"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,4 +92,39 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Connect is Start for runnable examples, which have no testing.TB: it
+// starts a local server with router routerID feeding breaker, an error rate
+// of "latency" above 0.5 over at least 10 samples, and connects a client
+// with opts. It exits the program on failure; the caller shuts both down.
+func Connect(routerID, breaker string, opts ...tripswitch.Option) (*localserver.Server, *tripswitch.Client) {
+	srv, err := localserver.New(localserver.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := srv.Start("127.0.0.1:0"); err != nil {
+		log.Fatal(err)
+	}
+	creds := srv.Credentials()
+	err = srv.Seed(creds.ProjectID, localserver.Seed{
+		Routers: []localserver.SeedRouter{{ID: routerID, Name: strings.TrimPrefix(routerID, "rtr_")}},
+		Breakers: []localserver.SeedBreaker{{
+			Name: breaker, Metric: Metric, Kind: "error_rate", Op: "gt", Threshold: 0.5,
+			MinCount: 10, RouterIDs: []string{routerID},
+		}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	base := []tripswitch.Option{
+		tripswitch.WithBaseURL(creds.BaseURL),
+		tripswitch.WithProjectKey(creds.ProjectKey),
+		tripswitch.WithIngestSecret(creds.IngestSecret),
+	}
+	client, err := tripswitch.NewClient(context.Background(), creds.ProjectID, append(base, opts...)...)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return srv, client
 }
