@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tripswitch-otel/tripswitch-go/internal/benchcalls"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
@@ -37,16 +38,7 @@ func benchClient(b *testing.B) *tripswitch.Client {
 
 func task() (int, error) { return 1, nil }
 
-func BenchmarkExecute(b *testing.B) {
-	c := benchClient(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tripswitch.Execute(c, ctx, task, tripswitch.WithBreakers("checkout")); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkExecute(b *testing.B) { benchcalls.Gated(b, benchClient(b)) }
 
 func BenchmarkPreparedGate(b *testing.B) {
 	c := benchClient(b)
@@ -63,92 +55,24 @@ func BenchmarkPreparedGate(b *testing.B) {
 	}
 }
 
-func preparedWithSample(b *testing.B) (*tripswitch.Call[int], context.Context) {
-	c := benchClient(b)
-	call, err := tripswitch.Prepare[int](c,
-		tripswitch.WithBreakers("checkout"),
-		tripswitch.WithRouter("rtr_checkout"),
-		tripswitch.WithMetric("latency", tripswitch.Latency),
-	)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return call, context.Background()
-}
-
 func BenchmarkPreparedSample(b *testing.B) {
-	call, ctx := preparedWithSample(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := call.Execute(ctx, task); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchcalls.Prepared(b, benchcalls.Prepare(b, benchClient(b)))
 }
 
 func BenchmarkPreparedSampleParallel(b *testing.B) {
-	call, ctx := preparedWithSample(b)
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := call.Execute(ctx, task); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	benchcalls.PreparedParallel(b, benchcalls.Prepare(b, benchClient(b)))
 }
 
 // BenchmarkExecuteSample is the unprepared call of the README: options
 // per call, one latency sample (the compiled call comes from the client's
 // cache).
-func BenchmarkExecuteSample(b *testing.B) {
-	c := benchClient(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tripswitch.Execute(c, ctx, task,
-			tripswitch.WithBreakers("checkout"),
-			tripswitch.WithRouter("rtr_checkout"),
-			tripswitch.WithMetric("latency", tripswitch.Latency),
-		); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkExecuteSample(b *testing.B) { benchcalls.ExecuteMetric(b, benchClient(b)) }
 
 // BenchmarkExecuteSampleMetrics is the same with the metric in a map.
-func BenchmarkExecuteSampleMetrics(b *testing.B) {
-	c := benchClient(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tripswitch.Execute(c, ctx, task,
-			tripswitch.WithBreakers("checkout"),
-			tripswitch.WithRouter("rtr_checkout"),
-			tripswitch.WithMetrics(map[string]any{"latency": tripswitch.Latency}),
-		); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkExecuteSampleMetrics(b *testing.B) { benchcalls.ExecuteMetrics(b, benchClient(b)) }
 
 func BenchmarkExecuteSampleParallel(b *testing.B) {
-	c := benchClient(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := tripswitch.Execute(c, ctx, task,
-				tripswitch.WithBreakers("checkout"),
-				tripswitch.WithRouter("rtr_checkout"),
-				tripswitch.WithMetric("latency", tripswitch.Latency),
-			); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	benchcalls.ExecuteMetricParallel(b, benchClient(b))
 }
 
 // BenchmarkLocalGate is a gated call under the local fallback policy (the

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"github.com/tripswitch-otel/tripswitch-go/internal/benchcalls"
 	"github.com/tripswitch-otel/tripswitch-go/localserver"
 	"github.com/tripswitch-otel/tripswitch-go/localserver/localservertest"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
@@ -81,139 +82,31 @@ func BenchmarkGobreakerExecuteParallel(b *testing.B) {
 }
 
 // BenchmarkGatedExecute is a gate without samples: one breaker, no router.
-func BenchmarkGatedExecute(b *testing.B) {
-	c := client(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tripswitch.Execute(c, ctx, task, tripswitch.WithBreakers("checkout")); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkGatedExecute(b *testing.B) { benchcalls.Gated(b, client(b)) }
 
 // BenchmarkExecuteMetric is the call every README snippet shows.
-func BenchmarkExecuteMetric(b *testing.B) {
-	benchExecuteMetric(b, client(b))
-}
+func BenchmarkExecuteMetric(b *testing.B) { benchcalls.ExecuteMetric(b, client(b)) }
 
 // BenchmarkExecuteMetricLocalPolicy is the same call on a client with a
 // local fallback policy, while its state is fresh.
 func BenchmarkExecuteMetricLocalPolicy(b *testing.B) {
-	benchExecuteMetric(b, client(b, tripswitch.WithLocalFallback(tripswitch.LocalPolicy{})))
+	benchcalls.ExecuteMetric(b, client(b, tripswitch.WithLocalFallback(tripswitch.LocalPolicy{})))
 }
 
-func benchExecuteMetric(b *testing.B, c *tripswitch.Client) {
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tripswitch.Execute(c, ctx, task,
-			tripswitch.WithBreakers("checkout"),
-			tripswitch.WithRouter("rtr_checkout"),
-			tripswitch.WithMetric("latency", tripswitch.Latency),
-		); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkExecuteMetricParallel(b *testing.B) {
-	c := client(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := tripswitch.Execute(c, ctx, task,
-				tripswitch.WithBreakers("checkout"),
-				tripswitch.WithRouter("rtr_checkout"),
-				tripswitch.WithMetric("latency", tripswitch.Latency),
-			); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
+func BenchmarkExecuteMetricParallel(b *testing.B) { benchcalls.ExecuteMetricParallel(b, client(b)) }
 
 // BenchmarkExecuteMetrics is the same call with the metric in a map.
-func BenchmarkExecuteMetrics(b *testing.B) {
-	c := client(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := tripswitch.Execute(c, ctx, task,
-			tripswitch.WithBreakers("checkout"),
-			tripswitch.WithRouter("rtr_checkout"),
-			tripswitch.WithMetrics(map[string]any{"latency": tripswitch.Latency}),
-		); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkExecuteMetrics(b *testing.B) { benchcalls.ExecuteMetrics(b, client(b)) }
 
-func BenchmarkExecuteMetricsParallel(b *testing.B) {
-	c := client(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := tripswitch.Execute(c, ctx, task,
-				tripswitch.WithBreakers("checkout"),
-				tripswitch.WithRouter("rtr_checkout"),
-				tripswitch.WithMetrics(map[string]any{"latency": tripswitch.Latency}),
-			); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-func prepared(b *testing.B, opts ...tripswitch.Option) *tripswitch.Call[int] {
-	call, err := tripswitch.Prepare[int](client(b, opts...),
-		tripswitch.WithBreakers("checkout"),
-		tripswitch.WithRouter("rtr_checkout"),
-		tripswitch.WithMetric("latency", tripswitch.Latency),
-	)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return call
-}
+func BenchmarkExecuteMetricsParallel(b *testing.B) { benchcalls.ExecuteMetricsParallel(b, client(b)) }
 
 // BenchmarkPreparedSample is a prepared call with a latency sample.
-func BenchmarkPreparedSample(b *testing.B) {
-	call := prepared(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := call.Execute(ctx, task); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
+func BenchmarkPreparedSample(b *testing.B) { benchcalls.Prepared(b, benchcalls.Prepare(b, client(b))) }
 
 func BenchmarkPreparedSampleParallel(b *testing.B) {
-	call := prepared(b)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := call.Execute(ctx, task); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
+	benchcalls.PreparedParallel(b, benchcalls.Prepare(b, client(b)))
 }
 
 func BenchmarkPreparedSampleLocalPolicy(b *testing.B) {
-	call := prepared(b, tripswitch.WithLocalFallback(tripswitch.LocalPolicy{}))
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := call.Execute(ctx, task); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchcalls.Prepared(b, benchcalls.Prepare(b, client(b, tripswitch.WithLocalFallback(tripswitch.LocalPolicy{}))))
 }
