@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark of the module, summarises them with benchstat, then
-# runs the load program. Results go to bench/out/ (bench.txt, benchstat.txt,
-# load.txt).
+# runs the comparison with sony/gobreaker (bench/compare) in several
+# processes, then the load program. Results go to bench/out/ (bench.txt,
+# benchstat.txt, compare.txt, ratios.txt, load.txt).
 #
 # Environment:
 #   BENCH_PKGS     packages to benchmark            (default ./...)
@@ -14,7 +15,9 @@
 #   DELIVERY_RATE  calls/s of the delivery phase, against tripswitch-local
 #                  in a process of its own              (default 200000)
 #   DELIVERY_DURATION  length of the delivery phases    (default 60s)
-#   SKIP_BENCH=1   skip the benchmarks; SKIP_LOAD=1 skip the load run
+#   COMPARE_PROCS  processes of the gobreaker comparison (default 7)
+#   SKIP_BENCH=1   skip the benchmarks; SKIP_COMPARE=1 the comparison;
+#   SKIP_LOAD=1    the load run
 set -euo pipefail
 
 # Pinned: golang.org/x/perf has no tagged releases.
@@ -72,6 +75,58 @@ if [[ ${SKIP_BENCH:-} != 1 ]]; then
 	echo "== benchstat $out/bench.txt" >&2
 	bs=$(benchstat_cmd)
 	"$bs" "$out/bench.txt" | tee "$out/benchstat.txt"
+fi
+
+# ratios reads the output of several processes of bench/compare, each
+# introduced by a "# process" line, and prints for every benchmark its
+# median time and its ratio to gobreaker's Execute (a Parallel benchmark:
+# to its own serial benchmark) computed within each process, as the median
+# and the range over the processes. Within one process the rows share the
+# machine's state; between processes the whole machine drifts.
+ratios() {
+	awk '
+	/^# process/ { p++ }
+	/^Benchmark/ {
+		n = $1; sub(/^Benchmark/, "", n); sub(/-[0-9]+$/, "", n)
+		if (!(n in seen)) { seen[n] = 1; order[++k] = n }
+		ns[p, n] = $3; allocs[n] = $7
+	}
+	function median(a, m,   i, j, t) {
+		for (i = 2; i <= m; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+		return m % 2 ? a[(m+1)/2] : (a[m/2] + a[m/2+1]) / 2
+	}
+	END {
+		printf "%-28s %10s %9s  %-13s %-11s %s\n", "benchmark", "ns/op", "ratio", "range", "allocs/op", "ratio to"
+		for (i = 1; i <= k; i++) {
+			n = order[i]; base = "GobreakerExecute"
+			if (n ~ /Parallel$/) { base = n; sub(/Parallel$/, "", base) }
+			m = 0; rn = 0
+			for (q = 1; q <= p; q++) {
+				if (!((q, n) in ns)) continue
+				t[++m] = ns[q, n]
+				if ((q, base) in ns) r[++rn] = ns[q, n] / ns[q, base]
+			}
+			rm = rn ? median(r, rn) : 0; lo = rn ? r[1] : 0; hi = rn ? r[rn] : 0
+			printf "%-28s %10.1f %8.2fx  %.2f-%.2fx    %-11s %s\n", n, median(t, m), rm, lo, hi, allocs[n], (n == base ? "" : base)
+			delete t; delete r; rn = 0
+		}
+		printf "(%d processes)\n", p
+	}'
+}
+
+if [[ ${SKIP_COMPARE:-} != 1 ]]; then
+	procs=${COMPARE_PROCS:-7}
+	echo "== bench/compare: $procs processes" >&2
+	(cd bench/compare && go test -c -o "$root/$out/compare.test" .)
+	machine >"$out/compare.txt"
+	for ((i = 1; i <= procs; i++)); do
+		echo "# process $i" >>"$out/compare.txt"
+		if ! "$out/compare.test" -test.run '^$' -test.bench . -test.benchmem -test.count=1 >>"$out/compare.txt"; then
+			status=1
+			echo "!! bench/compare failed; see $out/compare.txt" >&2
+		fi
+	done
+	ratios <"$out/compare.txt" | tee "$out/ratios.txt"
 fi
 
 if [[ ${SKIP_LOAD:-} != 1 ]]; then

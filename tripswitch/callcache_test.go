@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tripswitch-otel/tripswitch-go/localserver"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
 )
 
@@ -75,6 +76,45 @@ func TestExecuteCachedOptions(t *testing.T) {
 		tripswitch.WithTraceID("4bf92f3577b34da6a3ce929d0e0e4736"))
 	if reason(err) != tripswitch.ReasonOpen {
 		t.Fatalf("cached call on an open breaker: %v", err)
+	}
+}
+
+// TestExecuteCachedCallFollowsNewBreaker: a call cached while its breaker
+// is unknown gates on that breaker once the server creates and opens it,
+// and on other breakers' names not at all.
+func TestExecuteCachedCallFollowsNewBreaker(t *testing.T) {
+	srv := startFaultServer(t, "")
+	seedFault(t, srv)
+	c := faultClient(t, newProxy(t, srv))
+	waitState(t, c, "payments", tripswitch.StateClosed)
+	ctx := context.Background()
+	call := func(breaker string) error {
+		_, err := tripswitch.Execute(c, ctx, task,
+			tripswitch.WithBreakers(breaker), tripswitch.WithRouter("rtr_fault"),
+			tripswitch.WithMetrics(map[string]any{"latency": tripswitch.Latency}))
+		return err
+	}
+	for range 3 { // compiled, then cached
+		if err := call("refunds"); err != nil {
+			t.Fatalf("unknown breaker: %v, want the call to run", err)
+		}
+	}
+	err := srv.Seed(faultProject, localserver.Seed{Breakers: []localserver.SeedBreaker{{
+		Name: "refunds", Metric: "latency", Kind: "error_rate", Op: "gt", Threshold: 0.5,
+		MinCount: 1_000_000, RouterIDs: []string{"rtr_fault"},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.ForceState(faultProject, "refunds", "open", 0); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "refunds", tripswitch.StateOpen)
+	if err := call("refunds"); reason(err) != tripswitch.ReasonOpen {
+		t.Fatalf("cached call on a breaker created and opened since: %v, want ReasonOpen", err)
+	}
+	if err := call("payments"); err != nil {
+		t.Fatalf("call on the closed breaker: %v", err)
 	}
 }
 

@@ -177,16 +177,19 @@ func WithMetrics(metrics map[string]any) CallOption {
 	if len(metrics) == 1 {
 		// The common case: no sorting, no slice, and an option interned
 		// rather than allocated.
-		for name, value := range metrics {
-			m, err := newMetricSpec(name, value)
-			if err != nil {
-				return errorOption{err}
+		name, value, ok := knownMetric(metrics)
+		if !ok {
+			for name, value = range metrics { // the only entry
 			}
-			if o := internMetric(&m); o != nil {
-				return o
-			}
-			return metricOption{m}
 		}
+		m, err := newMetricSpec(name, value)
+		if err != nil {
+			return errorOption{err}
+		}
+		if o := internMetric(&m); o != nil {
+			return o
+		}
+		return metricOption{m}
 	}
 	return withMetrics(metrics)
 }

@@ -65,7 +65,7 @@ func Execute[T any](c *Client, ctx context.Context, task func() (T, error), opts
 		return zero, err
 	}
 	if p.deferred == nil {
-		c.calls.add(opts, &p.callCore)
+		c.calls.add(opts, &p.callCore, c.states)
 	}
 	return p.Execute(ctx, task)
 }
@@ -186,7 +186,8 @@ func runCall[T any](p *callCore, deferred func(T, error) map[string]float64, ctx
 	defer func() {
 		if !finished {
 			// task panicked: report a failure and let the panic go on.
-			p.emit(ctx, router, clk.wallNs(start), clk.offset()-start, false)
+			var s wire.Sample
+			p.emit(&s, ctx, router, clk.wallNs(start), clk.offset()-start, false)
 			p.recordLocal(false)
 		}
 	}()
@@ -194,7 +195,8 @@ func runCall[T any](p *callCore, deferred func(T, error) map[string]float64, ctx
 	finished = true
 	ok := p.ok(err)
 	tsNs := clk.wallNs(start)
-	s := p.emit(ctx, router, tsNs, clk.offset()-start, ok)
+	var s wire.Sample
+	p.emit(&s, ctx, router, tsNs, clk.offset()-start, ok)
 	if deferred != nil {
 		emitDeferred(p, s, tsNs, deferred, res, err)
 	}
@@ -389,11 +391,12 @@ func (p *callCore) ok(err error) bool {
 	return false
 }
 
-// emit queues one sample per metric of the call, and returns their
-// template for the deferred metrics.
-func (p *callCore) emit(ctx context.Context, router string, tsNs int64, took time.Duration, ok bool) wire.Sample {
+// emit queues one sample per metric of the call, leaving in s their
+// template for the deferred metrics. The template is filled in place: it
+// is as large as ten words, and returning it costs a copy each call.
+func (p *callCore) emit(s *wire.Sample, ctx context.Context, router string, tsNs int64, took time.Duration, ok bool) {
 	c := p.c
-	s := p.sample(ctx, router, tsNs, ok)
+	p.sample(s, ctx, router, tsNs, ok)
 	for i := range p.metrics {
 		m := &p.metrics[i]
 		s.Metric = m.name
@@ -410,14 +413,13 @@ func (p *callCore) emit(ctx context.Context, router string, tsNs int64, took tim
 			}
 			s.Value = v
 		}
-		c.queue(&s, tsNs)
+		c.queue(s, tsNs)
 	}
-	return s
 }
 
-// sample is the template of the call's samples.
-func (p *callCore) sample(ctx context.Context, router string, tsNs int64, ok bool) wire.Sample {
-	s := wire.Sample{
+// sample fills s with the template of the call's samples.
+func (p *callCore) sample(s *wire.Sample, ctx context.Context, router string, tsNs int64, ok bool) {
+	*s = wire.Sample{
 		RouterID: router,
 		TsMs:     tsNs / int64(time.Millisecond),
 		OK:       ok,
@@ -427,7 +429,6 @@ func (p *callCore) sample(ctx context.Context, router string, tsNs int64, ok boo
 	if s.TraceID == "" && p.c.traceIDFn != nil {
 		s.TraceID = p.c.extractTraceID(ctx)
 	}
-	return s
 }
 
 // emitDeferred queues the samples of the deferred metrics, computed from

@@ -141,7 +141,8 @@ func (p Permit) Done(err error) {
 	took := s.clk.offset() - s.start
 	ok := s.call.ok(err)
 	if s.router != "" {
-		s.call.emit(s.ctx, s.router, s.clk.wallNs(s.start), took, ok)
+		var sample wire.Sample
+		s.call.emit(&sample, s.ctx, s.router, s.clk.wallNs(s.start), took, ok)
 	}
 	s.call.recordLocal(ok)
 	s.release()
@@ -171,7 +172,8 @@ func (p Permit) Finish(o Outcome) {
 	}
 	if s.router != "" {
 		tsNs := s.clk.wallNs(s.start)
-		sample := call.emit(s.ctx, s.router, tsNs, took, o.OK)
+		var sample wire.Sample
+		call.emit(&sample, s.ctx, s.router, tsNs, took, o.OK)
 		if call.deferred != nil {
 			emitDeferred(&call.callCore, sample, tsNs, call.deferred, struct{}{}, nil)
 		}
