@@ -25,12 +25,12 @@ import (
 // a prepared call does: it pins the breaker's cell in the state cache, so
 // the cache pins at most maxCachedCalls cells.
 //
-// Measured in bench/compare on 2 vCPUs beside gobreaker's Execute (127 ns,
-// 0 allocs; medians of 5 runs): Execute with WithBreakers, WithRouter and
-// WithMetric("latency", Latency) went from 395 ns and 4 allocs (160 B) to
-// 231 ns and none; with a one-entry WithMetrics map from 617 ns and 9
-// allocs (264 B) to 282 ns and none. A prepared call took 138 ns in the
-// same run.
+// Measured in bench/compare on 2 vCPUs beside gobreaker's Execute (121 ns,
+// 0 allocs; medians over 9 processes, see BENCHMARKS.md): Execute with
+// WithBreakers, WithRouter and WithMetric("latency", Latency) takes
+// 150 ns and allocates nothing (395 ns and 4 allocs, 160 B, compiling
+// per call); with a one-entry WithMetrics map 211 ns and nothing (617 ns
+// and 9 allocs, 264 B). A prepared call takes 105 ns.
 type callCache struct {
 	slots [cacheSlots]atomic.Pointer[cachedCall]
 	mu    sync.Mutex
