@@ -51,7 +51,10 @@
 // and name the router and metric they feed. A sample's value is the span's
 // duration in milliseconds, it is ok unless the span status is Error (or
 // the rule's OK function says otherwise), and it carries the span's trace
-// ID. Tags come only from the attributes a rule lists in TagKeys.
+// ID. Tags come only from the attributes a rule lists in TagKeys. A sample
+// the client refuses (a span stamped minutes ahead of the client's clock,
+// say) is counted in SpanProcessor.Stats, and the first refusal in any
+// minute goes to the OpenTelemetry error handler (otel.Handle).
 //
 // A span processor sees only the spans the tracer provider records. With a
 // sampler that drops spans, breakers are fed from the sampled share, which

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -34,6 +35,12 @@ const maxTagSets = 1024
 // combinations it sees; samples with further combinations cost a few
 // allocations each.
 //
+// A sample a rule selects but cannot report (the client refuses it, or
+// the rule's OK function panicked) is counted in Stats, and the first such
+// refusal in any minute goes to the OpenTelemetry error handler
+// (otel.Handle), so that a clock running ahead on a host, say, does not
+// cost its spans' samples unnoticed.
+//
 // ForceFlush and Shutdown flush the client's buffer; neither closes the
 // client, which stays the caller's to close. After Shutdown, OnEnd does
 // nothing. A SpanProcessor is safe for concurrent use.
@@ -45,6 +52,64 @@ type SpanProcessor struct {
 	anyName  []*compiledRule
 	anyNamed bool // some rule selects by name
 	stopped  atomic.Bool
+
+	refused     atomic.Uint64
+	lastRefusal atomic.Pointer[error]
+	handledAt   atomic.Int64 // Unix nanoseconds of the last refusal handed to otel.Handle
+}
+
+// ProcessorStats counts what a SpanProcessor could not report.
+type ProcessorStats struct {
+	// Refused is the number of samples rules selected but could not
+	// report: the client refused them (ErrInvalidSample: a span stamped
+	// more than 5 minutes ahead of the client's clock or more than 24
+	// hours behind it, a trace ID or tag beyond the ingest limits), or
+	// the rule's OK function panicked. Samples produced after the client
+	// was closed are counted by the client's own Stats, not here.
+	Refused uint64
+	// LastRefusal says why the latest refused sample was refused; nil
+	// before the first.
+	LastRefusal error
+}
+
+// Stats returns the processor's counters. Safe for concurrent use.
+func (p *SpanProcessor) Stats() ProcessorStats {
+	st := ProcessorStats{Refused: p.refused.Load()}
+	if err := p.lastRefusal.Load(); err != nil {
+		st.LastRefusal = *err
+	}
+	return st
+}
+
+// refusalReportInterval is how often at most a refusal goes to
+// otel.Handle.
+const refusalReportInterval = time.Minute
+
+// check counts a sample of r as refused when reporting it failed.
+func (p *SpanProcessor) check(r *compiledRule, err error) {
+	if err != nil {
+		p.refuse(r, err)
+	}
+}
+
+// refuse counts a sample of r that could not be reported because of err.
+// It runs only when something is wrong, so it may allocate.
+func (p *SpanProcessor) refuse(r *compiledRule, err error) {
+	if errors.Is(err, tripswitch.ErrClosed) {
+		return // ErrClosed: the client counted the sample as dropped
+	}
+	n := p.refused.Add(1)
+	err = fmt.Errorf("otelbridge: span sample for router %q, metric %q not reported: %w", r.Router, r.Metric, err)
+	p.lastRefusal.Store(&err)
+	now := time.Now().UnixNano()
+	last := p.handledAt.Load()
+	if last != 0 && now-last < int64(refusalReportInterval) {
+		return
+	}
+	if !p.handledAt.CompareAndSwap(last, now) {
+		return // another refusal is being handed over
+	}
+	otel.Handle(fmt.Errorf("%w (%d span samples refused so far; see SpanProcessor.Stats)", err, n))
 }
 
 // linearNames is the most distinct exact names looked up by a linear scan,
@@ -215,6 +280,7 @@ func (p *SpanProcessor) emit(r *compiledRule, s sdktrace.ReadOnlySpan, traceID *
 	}
 	ok, good := r.ok(s)
 	if !good {
+		p.refuse(r, errOKPanicked)
 		return
 	}
 	start := s.StartTime()
@@ -226,21 +292,23 @@ func (p *SpanProcessor) emit(r *compiledRule, s sdktrace.ReadOnlySpan, traceID *
 	}
 	ctx := context.Background()
 	if r.reporter != nil {
-		_ = r.reporter.Report(ctx, start, ms, ok, *traceID)
+		p.check(r, r.reporter.Report(ctx, start, ms, ok, *traceID))
 		return
 	}
 	key := r.tagKeyOf(s.Attributes())
 	if rep := r.reporterFor(p.sinks, &key); rep != nil {
-		_ = rep.Report(ctx, start, ms, ok, *traceID)
+		p.check(r, rep.Report(ctx, start, ms, ok, *traceID))
 		return
 	}
 	if p.client == nil {
-		if rep, err := p.sinks(r.Router, r.Metric, r.tags(&key)); err == nil {
-			_ = rep.Report(ctx, start, ms, ok, *traceID)
+		rep, err := p.sinks(r.Router, r.Metric, r.tags(&key))
+		if err == nil {
+			err = rep.Report(ctx, start, ms, ok, *traceID)
 		}
+		p.check(r, err)
 		return
 	}
-	_ = p.client.Report(ctx, tripswitch.Sample{
+	p.check(r, p.client.Report(ctx, tripswitch.Sample{
 		RouterID: r.Router,
 		Metric:   r.Metric,
 		Value:    ms,
@@ -248,8 +316,10 @@ func (p *SpanProcessor) emit(r *compiledRule, s sdktrace.ReadOnlySpan, traceID *
 		Time:     start,
 		Tags:     r.tags(&key),
 		TraceID:  *traceID,
-	})
+	}))
 }
+
+var errOKPanicked = errors.New("the rule's OK function panicked")
 
 // ok classifies s; good is false when the rule's OK function panicked.
 func (r *compiledRule) ok(s sdktrace.ReadOnlySpan) (ok, good bool) {

@@ -8,9 +8,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
@@ -400,5 +402,77 @@ func TestRecordOnlySpansFeedBreakers(t *testing.T) {
 	}
 	if n := len(exported.GetSpans()); n != 0 {
 		t.Errorf("the exporter got %d unsampled spans, want 0", n)
+	}
+}
+
+// TestRefusedSpanSamplesAreCounted: samples the client refuses, and those
+// of a panicking OK function, are counted and handed to the OpenTelemetry
+// error handler (once a minute at most), not lost unnoticed.
+func TestRefusedSpanSamplesAreCounted(t *testing.T) {
+	var mu sync.Mutex
+	var handled []error
+	prev := otel.GetErrorHandler()
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		handled = append(handled, err)
+	}))
+	t.Cleanup(func() { otel.SetErrorHandler(prev) })
+
+	srv := startServer(t)
+	c := newClient(t, srv)
+	p, err := otelbridge.NewSpanProcessor(c,
+		otelbridge.Rule{Name: "plain", Router: router, Metric: "latency"},
+		otelbridge.Rule{Name: "tagged", Router: router, Metric: "latency", TagKeys: []attribute.Key{"k"}},
+		otelbridge.Rule{Name: "panic", Router: router, Metric: "latency", OK: func(sdktrace.ReadOnlySpan) bool { panic("no") }},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(name string, start time.Time) sdktrace.ReadOnlySpan {
+		return tracetest.SpanStub{
+			Name: name, StartTime: start, EndTime: start.Add(5 * time.Millisecond),
+			Attributes: []attribute.KeyValue{attribute.String("k", "v")},
+		}.Snapshot()
+	}
+	ahead := time.Now().Add(time.Hour) // a host clock an hour fast
+	p.OnEnd(at("plain", ahead))
+	p.OnEnd(at("tagged", ahead))
+	p.OnEnd(at("panic", time.Now()))
+	p.OnEnd(at("plain", time.Now()))
+
+	st := p.Stats()
+	if st.Refused != 3 {
+		t.Errorf("Stats().Refused = %d, want 3 (two spans an hour ahead, one panicking OK function)", st.Refused)
+	}
+	if st.LastRefusal == nil || !strings.Contains(st.LastRefusal.Error(), "OK function panicked") {
+		t.Errorf("LastRefusal = %v, want the panicking OK function", st.LastRefusal)
+	}
+	mu.Lock()
+	got := slices.Clone(handled)
+	mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("error handler got %d errors, want 1 (the first refusal of the minute): %v", len(got), got)
+	}
+	if e := got[0]; !errors.Is(e, tripswitch.ErrInvalidSample) || !strings.Contains(e.Error(), "ahead of the client's clock") ||
+		!strings.Contains(e.Error(), `router "`+router+`"`) {
+		t.Errorf("handled error %q: want ErrInvalidSample naming the router and the clock", e)
+	}
+
+	flush(t, c)
+	if n := len(srv.Samples(srv.Credentials().ProjectID)); n != 1 {
+		t.Errorf("server has %d samples, want the one valid span's", n)
+	}
+	// After Close the client counts what it is offered as dropped: the
+	// processor does not count it again.
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.OnEnd(at("plain", time.Now()))
+	if st := p.Stats(); st.Refused != 3 {
+		t.Errorf("after Close: Refused = %d, want still 3", st.Refused)
+	}
+	if s := c.Stats(); s.Produced != 2 || s.Dropped != 1 {
+		t.Errorf("client stats %+v: want 2 produced, 1 dropped (after Close)", s)
 	}
 }

@@ -47,7 +47,8 @@ type Rule struct {
 	Metric string
 	// OK classifies a span: false makes a failed sample. Default: the span
 	// status is not codes.Error. It runs inside the span's End, so it must
-	// be fast; a panic in it drops the sample. See OKBelowHTTPStatus.
+	// be fast; a panic in it drops the sample, counted in the processor's
+	// Stats. See OKBelowHTTPStatus.
 	OK func(sdktrace.ReadOnlySpan) bool
 	// TagKeys lists the span attributes (at most MaxTagKeys, each once)
 	// copied into the sample's tags, under the attribute's key and with
