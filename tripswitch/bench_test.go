@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/tripswitch-otel/tripswitch-go/internal/benchcalls"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 	"github.com/tripswitch-otel/tripswitch-go/tripswitch"
-	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
 )
 
 // benchClient returns a client with no server behind it: nothing is sent

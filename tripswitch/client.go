@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
-	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 )
 
 const (

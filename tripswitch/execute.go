@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 )
 
 // Execute runs task under the breakers and reporting the options name, and

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/tripswitch-otel/tripswitch-go/internal/httpx"
-	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 )
 
 // maxSplitRequests bounds the requests spent on one refused batch while
@@ -353,13 +353,8 @@ func (c *Client) send(ctx context.Context, enc *wire.Encoder, batch []wire.Sampl
 		res.Err = err
 		return res, 0
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Content-Encoding", "gzip")
+	e.SetHeaders(req.Header)
 	req.Header.Set("User-Agent", userAgent)
-	req.Header.Set("X-EB-Timestamp", e.Timestamp)
-	if e.Signature != "" {
-		req.Header.Set("X-EB-Signature", e.Signature)
-	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		res.Err = transportError("POST", "/ingest", err)

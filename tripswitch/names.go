@@ -4,7 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 )
 
 // maxNotedNames bounds how many distinct unknown breaker names (and,

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 )
 
 // pipeline is the bounded sample buffer between producers and the flusher.

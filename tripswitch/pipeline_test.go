@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 )
 
 func checkCounts(t *testing.T, pc pipelineCounts) {

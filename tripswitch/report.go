@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/tripswitch-otel/tripswitch-go/tripswitch/internal/wire"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 )
 
 // Sample is one measurement reported outside Execute.

@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tripswitch-otel/tripswitch-go/exporter"
-	"github.com/tripswitch-otel/tripswitch-go/internal/ingest"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 	"github.com/tripswitch-otel/tripswitch-go/otelbridge"
 )
 
@@ -92,7 +92,7 @@ func (c *Config) Validate() error {
 	}
 	if c.IngestSecret == "" {
 		errs = append(errs, errors.New("ingest_secret: required (for example ${env:TRIPSWITCH_INGEST_SECRET})"))
-	} else if _, err := ingest.ParseSecret(string(c.IngestSecret)); err != nil {
+	} else if _, err := wire.ParseSecret(strings.TrimSpace(string(c.IngestSecret))); err != nil {
 		errs = append(errs, fmt.Errorf("ingest_secret: %w", err))
 	}
 	if len(c.Spans) == 0 && len(c.Metrics) == 0 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/http"
 	"sync"
 	"time"
@@ -17,6 +16,7 @@ import (
 	tsexporter "github.com/tripswitch-otel/tripswitch-go/exporter"
 	"github.com/tripswitch-otel/tripswitch-go/internal/ingest"
 	"github.com/tripswitch-otel/tripswitch-go/internal/sinks"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 	"github.com/tripswitch-otel/tripswitch-go/otelbridge"
 )
 
@@ -108,7 +108,7 @@ func (e *tsExporter) shutdown(ctx context.Context) error {
 // repeat is permanent; otherwise the samples are kept under key so that
 // the Collector's retry of the same request sends them again instead of
 // converting anew (a metric stream's cumulative state has moved on).
-func (e *tsExporter) send(ctx context.Context, key any, samples []ingest.Sample) error {
+func (e *tsExporter) send(ctx context.Context, key any, samples []wire.Sample) error {
 	err := e.sender.Send(ctx, samples)
 	if err == nil {
 		return nil
@@ -144,14 +144,14 @@ type pending struct {
 	mu    sync.Mutex
 	max   int
 	order []any
-	m     map[any][]ingest.Sample
+	m     map[any][]wire.Sample
 }
 
-func (p *pending) put(key any, s []ingest.Sample) {
+func (p *pending) put(key any, s []wire.Sample) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.m == nil {
-		p.m = make(map[any][]ingest.Sample)
+		p.m = make(map[any][]wire.Sample)
 	}
 	if _, ok := p.m[key]; !ok {
 		p.order = append(p.order, key)
@@ -163,7 +163,7 @@ func (p *pending) put(key any, s []ingest.Sample) {
 	}
 }
 
-func (p *pending) take(key any) ([]ingest.Sample, bool) {
+func (p *pending) take(key any) ([]wire.Sample, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s, ok := p.m[key]
@@ -181,29 +181,37 @@ func (p *pending) take(key any) ([]ingest.Sample, bool) {
 
 // batch collects the samples of the push being converted; it is guarded
 // by the mutex of its signal.
-type batch struct{ samples []ingest.Sample }
+type batch struct{ samples []wire.Sample }
 
 // take returns the collected samples and starts a new batch.
-func (b *batch) take() []ingest.Sample {
+func (b *batch) take() []wire.Sample {
 	s := b.samples
-	b.samples = make([]ingest.Sample, 0, cap(s))
+	b.samples = make([]wire.Sample, 0, cap(s))
 	return s
 }
 
+// factory returns the reporter of one router, metric and tag set. It
+// refuses a tag set beyond the ingest contract's limits, which the server
+// would refuse with the whole batch; the span rules count such samples as
+// refused.
 func (b *batch) factory(router, metric string, tags map[string]string) (sinks.Reporter, error) {
-	return &batchReporter{b: b, router: router, metric: metric, tags: maps.Clone(tags)}, nil
+	t := wire.NewTags(tags)
+	if p := t.Problem(); p != "" {
+		return nil, fmt.Errorf("tags of router %q, metric %q: %s", router, metric, p)
+	}
+	return &batchReporter{b: b, router: router, metric: metric, tags: t}, nil
 }
 
 // batchReporter appends the samples of one router, metric and tag set to
-// its batch. The tags map is shared by its samples and never changed.
+// its batch. The tag set, encoded once, is shared by its samples.
 type batchReporter struct {
 	b              *batch
 	router, metric string
-	tags           map[string]string
+	tags           *wire.Tags
 }
 
 func (r *batchReporter) Report(_ context.Context, t time.Time, v float64, ok bool, traceID string) error {
-	r.b.samples = append(r.b.samples, ingest.Sample{
+	r.b.samples = append(r.b.samples, wire.Sample{
 		RouterID: r.router, Metric: r.metric, TsMs: t.UnixMilli(), Value: v, OK: ok, Tags: r.tags, TraceID: traceID,
 	})
 	return nil
@@ -212,7 +220,7 @@ func (r *batchReporter) Report(_ context.Context, t time.Time, v float64, ok boo
 func (r *batchReporter) ReportValues(_ context.Context, t time.Time, values []float64, ok bool, traceID string) error {
 	ts := t.UnixMilli()
 	for _, v := range values {
-		r.b.samples = append(r.b.samples, ingest.Sample{
+		r.b.samples = append(r.b.samples, wire.Sample{
 			RouterID: r.router, Metric: r.metric, TsMs: ts, Value: v, OK: ok, Tags: r.tags, TraceID: traceID,
 		})
 	}

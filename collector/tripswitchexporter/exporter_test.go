@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/goleak"
 
-	"github.com/tripswitch-otel/tripswitch-go/internal/ingest"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 	"github.com/tripswitch-otel/tripswitch-go/localserver"
 	"github.com/tripswitch-otel/tripswitch-go/localserver/localservertest"
 )
@@ -190,7 +192,18 @@ func TestMetricsTripBreaker(t *testing.T) {
 type fakeIngest struct {
 	mu       sync.Mutex
 	statuses []int
-	batches  [][]ingest.Sample
+	batches  [][]received
+}
+
+// received is one sample as the fake ingest endpoint decodes it.
+type received struct {
+	RouterID string            `json:"router_id"`
+	Metric   string            `json:"metric"`
+	TsMs     int64             `json:"ts_ms"`
+	Value    float64           `json:"value"`
+	OK       bool              `json:"ok"`
+	Tags     map[string]string `json:"tags"`
+	TraceID  string            `json:"trace_id"`
 }
 
 func (f *fakeIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -199,7 +212,7 @@ func (f *fakeIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var doc struct{ Samples []ingest.Sample }
+	var doc struct{ Samples []received }
 	if err := json.NewDecoder(zr).Decode(&doc); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -214,7 +227,7 @@ func (f *fakeIngest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 }
 
-func (f *fakeIngest) requests() [][]ingest.Sample {
+func (f *fakeIngest) requests() [][]received {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.batches
@@ -394,7 +407,7 @@ func TestManyServicesKeepTheirStreams(t *testing.T) {
 func TestPendingIsBounded(t *testing.T) {
 	p := pending{max: maxPending}
 	for i := range maxPending + 8 {
-		p.put(i, []ingest.Sample{{Value: float64(i)}})
+		p.put(i, []wire.Sample{{Value: float64(i)}})
 	}
 	if len(p.m) != maxPending || len(p.order) != maxPending {
 		t.Fatalf("%d requests kept, want %d", len(p.m), maxPending)
@@ -444,5 +457,42 @@ func TestManyTagSets(t *testing.T) {
 	}
 	if len(seen) != n {
 		t.Errorf("%d distinct routes delivered, want %d", len(seen), n)
+	}
+}
+
+// TestOversizedTagCostsOnlyItsSample: a span whose tag value breaks the
+// ingest contract's limit (256 characters) loses its own sample, not the
+// push: the local server, which refuses such a batch whole, receives the
+// other spans' samples.
+func TestOversizedTagCostsOnlyItsSample(t *testing.T) {
+	srv := localservertest.Start(t)
+	creds := srv.Credentials()
+	cfg := testConfig(creds.BaseURL, creds.ProjectID, creds.IngestSecret)
+	cfg.Spans[0].TagKeys = []string{"http.route"}
+	ctx := context.Background()
+	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(ctx)
+	td := serverSpans(3, 40*time.Millisecond)
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	spans.At(0).Attributes().PutStr("http.route", "/pay")
+	spans.At(1).Attributes().PutStr("http.route", "/"+strings.Repeat("x", 300))
+	spans.At(2).Attributes().PutStr("http.route", "/refund")
+	if err := exp.ConsumeTraces(ctx, td); err != nil {
+		t.Fatalf("push with one oversized tag: %v", err)
+	}
+	got := srv.Samples(creds.ProjectID)
+	routes := make([]string, 0, len(got))
+	for _, s := range got {
+		routes = append(routes, s.Tags["http.route"])
+	}
+	slices.Sort(routes)
+	if !slices.Equal(routes, []string{"/pay", "/refund"}) {
+		t.Fatalf("server received samples for routes %q, want /pay and /refund", routes)
 	}
 }

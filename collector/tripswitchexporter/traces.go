@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
-	"github.com/tripswitch-otel/tripswitch-go/internal/ingest"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 )
 
 // pushTraces turns the spans the rules select into samples and sends them.
@@ -27,7 +27,7 @@ func (e *tsExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
 }
 
 // convertTraces returns the samples of td's spans.
-func (e *tsExporter) convertTraces(td ptrace.Traces) []ingest.Sample {
+func (e *tsExporter) convertTraces(td ptrace.Traces) []wire.Sample {
 	e.spanMu.Lock()
 	defer e.spanMu.Unlock()
 	rss := td.ResourceSpans()

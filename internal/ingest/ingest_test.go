@@ -12,29 +12,12 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tripswitch-otel/tripswitch-go/internal/ingest"
+	"github.com/tripswitch-otel/tripswitch-go/internal/wire"
 	"github.com/tripswitch-otel/tripswitch-go/localserver/localservertest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-func TestParseSecret(t *testing.T) {
-	const hex64 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
-	for _, s := range []string{hex64, "ik_" + hex64, " " + hex64 + "\n"} {
-		if _, err := ingest.ParseSecret(s); err != nil {
-			t.Errorf("%q refused: %v", s, err)
-		}
-	}
-	for _, s := range []string{"", "ik_", hex64[:63], hex64 + "0", "zz" + hex64[2:]} {
-		_, err := ingest.ParseSecret(s)
-		if !errors.Is(err, ingest.ErrInvalidSecret) {
-			t.Errorf("%q: err = %v, want ErrInvalidSecret", s, err)
-		}
-		if len(s) > 8 && err != nil && strings.Contains(err.Error(), s) {
-			t.Errorf("error %q shows the secret", err)
-		}
-	}
 }
 
 // TestSendToLocalServer sends a signed batch the local server verifies,
@@ -43,8 +26,8 @@ func TestSendToLocalServer(t *testing.T) {
 	srv := localservertest.Start(t)
 	creds := srv.Credentials()
 	ctx := context.Background()
-	samples := []ingest.Sample{
-		{RouterID: "rtr_1", Metric: "latency", TsMs: time.Now().UnixMilli(), Value: 42.5, OK: true, Tags: map[string]string{"env": "prod"}, TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
+	samples := []wire.Sample{
+		{RouterID: "rtr_1", Metric: "latency", TsMs: time.Now().UnixMilli(), Value: 42.5, OK: true, Tags: wire.NewTags(map[string]string{"env": "prod"}), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"},
 		{RouterID: "rtr_1", Metric: "latency", TsMs: time.Now().UnixMilli(), Value: 900, OK: false},
 	}
 	s, err := ingest.NewSender(creds.BaseURL, creds.ProjectID, creds.IngestSecret, nil)
@@ -97,7 +80,7 @@ func TestStatusErrors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = s.Send(context.Background(), []ingest.Sample{{RouterID: "r", Metric: "m"}})
+		err = s.Send(context.Background(), []wire.Sample{{RouterID: "r", Metric: "m"}})
 		ts.Close()
 		var se *ingest.StatusError
 		if !errors.As(err, &se) || se.Status != tt.status || se.Permanent() != tt.permanent || se.RetryAfter != tt.wait {
@@ -113,9 +96,19 @@ func TestNewSenderRefusesBadInput(t *testing.T) {
 		{"http://", "proj_1", secret},
 		{"http://x", "", secret},
 		{"http://x", "proj_1", "short"},
+		{"http://x", "proj_1", secret[:63] + "z"},
 	} {
-		if _, err := ingest.NewSender(tt.url, tt.project, tt.secret, nil); err == nil {
+		_, err := ingest.NewSender(tt.url, tt.project, tt.secret, nil)
+		if err == nil {
 			t.Errorf("NewSender(%q, %q, …) accepted", tt.url, tt.project)
+		} else if tt.secret != secret && !errors.Is(err, wire.ErrInvalidSecret) {
+			t.Errorf("secret %q: err = %v, want wire.ErrInvalidSecret", tt.secret, err)
+		}
+	}
+	// A secret read from a file or the environment may end with a newline.
+	for _, s := range []string{secret, "ik_" + secret, " " + secret + "\n"} {
+		if _, err := ingest.NewSender("http://x", "proj_1", s, nil); err != nil {
+			t.Errorf("secret %q refused: %v", s, err)
 		}
 	}
 }

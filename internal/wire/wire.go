@@ -1,6 +1,8 @@
 // Package wire encodes sample batches in the Tripswitch ingest format: the
 // JSON document, its gzip compression and the HMAC-SHA256 signature over
-// "{timestamp}." + gzipped body.
+// "{timestamp}." + gzipped body. The runtime client (package tripswitch)
+// and the Collector's exporter (through internal/ingest) both send what it
+// encodes.
 package wire
 
 import (
@@ -13,6 +15,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -271,6 +274,17 @@ type Encoded struct {
 	Timestamp string // X-EB-Timestamp
 	Signature string // X-EB-Signature ("" when unsigned)
 	RawSize   int    // size of the JSON before compression
+}
+
+// SetHeaders sets the ingest request's headers for this body: its content
+// type and encoding, timestamp and signature.
+func (e Encoded) SetHeaders(h http.Header) {
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Encoding", "gzip")
+	h.Set("X-EB-Timestamp", e.Timestamp)
+	if e.Signature != "" {
+		h.Set("X-EB-Signature", e.Signature)
+	}
 }
 
 // Encode builds the body for samples, timestamped tsMs.
