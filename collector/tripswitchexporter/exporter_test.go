@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -42,6 +44,37 @@ func testConfig(endpoint, projectID, secret string) *Config {
 	cfg.Spans = []SpanRule{{Kind: "server", Router: "rtr_payments", Metric: "latency"}}
 	cfg.Metrics = []MetricRule{{Instrument: "http.server.request.duration", Router: "rtr_payments", Metric: "latency"}}
 	return cfg
+}
+
+// startTraces creates and starts a traces exporter for cfg, shut down
+// when the test ends.
+func startTraces(t *testing.T, cfg *Config) exporter.Traces {
+	t.Helper()
+	exp, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, exp)
+	return exp
+}
+
+// startMetrics is startTraces for a metrics exporter.
+func startMetrics(t *testing.T, cfg *Config) exporter.Metrics {
+	t.Helper()
+	exp, err := NewFactory().CreateMetrics(context.Background(), exportertest.NewNopSettings(Type), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, exp)
+	return exp
+}
+
+func start(t *testing.T, exp component.Component) {
+	t.Helper()
+	if err := exp.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
 }
 
 // serverSpans returns n server spans of d each, from service checkout.
@@ -139,14 +172,7 @@ func TestMetricsTripBreaker(t *testing.T) {
 	})
 	cfg := testConfig(creds.BaseURL, creds.ProjectID, creds.IngestSecret)
 	ctx := context.Background()
-	exp, err := NewFactory().CreateMetrics(ctx, exportertest.NewNopSettings(Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
+	exp := startMetrics(t, cfg)
 
 	start := time.Now()
 	if err := exp.ConsumeMetrics(ctx, secondsHistogram(start, []uint64{10, 0, 0, 0, 0}, 0.5)); err != nil {
@@ -241,14 +267,7 @@ func TestRetrySendsTheSameSamples(t *testing.T) {
 	ts := httptest.NewServer(fake)
 	defer ts.Close()
 	ctx := context.Background()
-	exp, err := NewFactory().CreateMetrics(ctx, exportertest.NewNopSettings(Type), testConfig(ts.URL, "proj_1", testSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
+	exp := startMetrics(t, testConfig(ts.URL, "proj_1", testSecret))
 	if err := exp.ConsumeMetrics(ctx, secondsHistogram(time.Now(), []uint64{0, 0, 0, 7, 0}, 5)); err != nil {
 		t.Fatalf("push with retries: %v", err)
 	}
@@ -268,15 +287,8 @@ func TestPermanentRefusalIsNotRetried(t *testing.T) {
 	ts := httptest.NewServer(fake)
 	defer ts.Close()
 	ctx := context.Background()
-	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), testConfig(ts.URL, "proj_1", testSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
-	err = exp.ConsumeTraces(ctx, serverSpans(3, 50*time.Millisecond))
+	exp := startTraces(t, testConfig(ts.URL, "proj_1", testSecret))
+	err := exp.ConsumeTraces(ctx, serverSpans(3, 50*time.Millisecond))
 	if !consumererror.IsPermanent(err) {
 		t.Fatalf("err = %v, want a permanent error", err)
 	}
@@ -294,14 +306,7 @@ func TestSpansBecomeSamples(t *testing.T) {
 	cfg := testConfig(ts.URL, "proj_1", testSecret)
 	cfg.Spans[0].TagKeys = []string{"service.name"}
 	ctx := context.Background()
-	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
+	exp := startTraces(t, cfg)
 	td := serverSpans(2, 250*time.Millisecond)
 	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(1).Status().SetCode(ptrace.StatusCodeError)
 	if err := exp.ConsumeTraces(ctx, td); err != nil {
@@ -372,14 +377,7 @@ func TestManyServicesKeepTheirStreams(t *testing.T) {
 	cfg.Spans = nil
 	cfg.Metrics = []MetricRule{{Instrument: "requests", Router: "rtr_1", Metric: "requests", TagKeys: []string{"service.name"}}}
 	ctx := context.Background()
-	exp, err := NewFactory().CreateMetrics(ctx, exportertest.NewNopSettings(Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
+	exp := startMetrics(t, cfg)
 	start := time.Now().Add(-time.Hour) // the services started before the Collector: round one is a baseline
 	const services = 20
 	for round := range 3 {
@@ -432,14 +430,7 @@ func TestManyTagSets(t *testing.T) {
 	cfg := testConfig(ts.URL, "proj_1", testSecret)
 	cfg.Spans[0].TagKeys = []string{"http.route"}
 	ctx := context.Background()
-	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
+	exp := startTraces(t, cfg)
 	const n = 1100
 	td := serverSpans(n, time.Millisecond)
 	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
@@ -470,14 +461,7 @@ func TestOversizedTagCostsOnlyItsSample(t *testing.T) {
 	cfg := testConfig(creds.BaseURL, creds.ProjectID, creds.IngestSecret)
 	cfg.Spans[0].TagKeys = []string{"http.route"}
 	ctx := context.Background()
-	exp, err := NewFactory().CreateTraces(ctx, exportertest.NewNopSettings(Type), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := exp.Start(ctx, componenttest.NewNopHost()); err != nil {
-		t.Fatal(err)
-	}
-	defer exp.Shutdown(ctx)
+	exp := startTraces(t, cfg)
 	td := serverSpans(3, 40*time.Millisecond)
 	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
 	spans.At(0).Attributes().PutStr("http.route", "/pay")
