@@ -183,41 +183,39 @@ func toPdata(rm *metricdata.ResourceMetrics, projectID string) pmetric.Metrics {
 func convertData(data metricdata.Aggregation, pm pmetric.Metric) bool {
 	switch d := data.(type) {
 	case metricdata.Sum[int64]:
-		s := pm.SetEmptySum()
-		s.SetIsMonotonic(d.IsMonotonic)
-		s.SetAggregationTemporality(temporality(d.Temporality))
-		for _, p := range d.DataPoints {
-			dp := s.DataPoints().AppendEmpty()
-			setPoint(dp, p.Attributes, p.StartTime, p.Time)
-			dp.SetIntValue(p.Value)
-		}
+		copyPoints(setSum(pm, d.IsMonotonic, d.Temporality), d.DataPoints)
 	case metricdata.Sum[float64]:
-		s := pm.SetEmptySum()
-		s.SetIsMonotonic(d.IsMonotonic)
-		s.SetAggregationTemporality(temporality(d.Temporality))
-		for _, p := range d.DataPoints {
-			dp := s.DataPoints().AppendEmpty()
-			setPoint(dp, p.Attributes, p.StartTime, p.Time)
-			dp.SetDoubleValue(p.Value)
-		}
+		copyPoints(setSum(pm, d.IsMonotonic, d.Temporality), d.DataPoints)
 	case metricdata.Gauge[int64]:
-		g := pm.SetEmptyGauge()
-		for _, p := range d.DataPoints {
-			dp := g.DataPoints().AppendEmpty()
-			setPoint(dp, p.Attributes, p.StartTime, p.Time)
-			dp.SetIntValue(p.Value)
-		}
+		copyPoints(pm.SetEmptyGauge().DataPoints(), d.DataPoints)
 	case metricdata.Gauge[float64]:
-		g := pm.SetEmptyGauge()
-		for _, p := range d.DataPoints {
-			dp := g.DataPoints().AppendEmpty()
-			setPoint(dp, p.Attributes, p.StartTime, p.Time)
-			dp.SetDoubleValue(p.Value)
-		}
+		copyPoints(pm.SetEmptyGauge().DataPoints(), d.DataPoints)
 	default:
 		return false
 	}
 	return true
+}
+
+// setSum makes pm a sum and returns its empty point slice.
+func setSum(pm pmetric.Metric, monotonic bool, t metricdata.Temporality) pmetric.NumberDataPointSlice {
+	s := pm.SetEmptySum()
+	s.SetIsMonotonic(monotonic)
+	s.SetAggregationTemporality(temporality(t))
+	return s.DataPoints()
+}
+
+// copyPoints appends the points of a sum or gauge to dst.
+func copyPoints[N int64 | float64](dst pmetric.NumberDataPointSlice, points []metricdata.DataPoint[N]) {
+	for _, p := range points {
+		dp := dst.AppendEmpty()
+		setPoint(dp, p.Attributes, p.StartTime, p.Time)
+		switch v := any(p.Value).(type) {
+		case int64:
+			dp.SetIntValue(v)
+		case float64:
+			dp.SetDoubleValue(v)
+		}
+	}
 }
 
 func temporality(t metricdata.Temporality) pmetric.AggregationTemporality {
